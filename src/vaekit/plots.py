@@ -1,0 +1,261 @@
+"""Plots of a trained VAE: latent space, reconstructions, samples, manifold and training curves.
+
+Every ``plot_*`` function takes NumPy arrays (or, for the manifold, a batched ``decode``
+callable), writes a PNG to ``path`` (parent folders are created, and the file is replaced
+atomically so no half-written plot is ever left), and returns the ``matplotlib`` ``Figure``.
+Figures are built with ``matplotlib.figure.Figure`` directly, never ``pyplot``, so nothing here
+needs a display or keeps global state. Images are ``(N, H, W, C)`` floats in ``[0, 1]``; ``C=1``
+is drawn grey, ``C=3`` as RGB.
+"""
+
+import math
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+
+_DPI = 120
+
+
+def tile_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Tile ``images`` row by row into one ``(rows*H, cols*W[, C])`` canvas.
+
+    Args:
+        images: ``(N, H, W, C)`` or ``(N, H, W)`` with ``N <= rows * cols``; image ``i`` goes to
+            tile ``(i // cols, i % cols)`` and missing tiles stay 0.
+        rows, cols: grid size.
+
+    Returns the canvas, without a channel axis when ``C == 1`` (or the input had none).
+
+    >>> tile_images(np.zeros((5, 28, 28, 1)), rows=2, cols=3).shape
+    (56, 84)
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or len(images) > rows * cols:
+        raise ValueError(
+            f"images: got shape {images.shape}, expected (N, H, W[, C]) with N <= {rows * cols}"
+        )
+    count, height, width, channels = images.shape
+    padded = np.zeros((rows * cols, height, width, channels), dtype=np.float32)
+    padded[:count] = images
+    canvas = padded.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
+    canvas = canvas.reshape(rows * height, cols * width, channels)  # (rows*H, cols*W, C)
+    return canvas[..., 0] if channels == 1 else canvas
+
+
+def latent_grid(n: int = 15, span: float = 3.0) -> np.ndarray:
+    """Return ``n*n`` latent points ``(n*n, 2)`` covering ``[-span, span]^2`` for the manifold.
+
+    The values along each axis are standard normal quantiles of probabilities evenly spaced
+    between ``Phi(-span)`` and ``Phi(span)``: the ends are exactly ``-span`` and ``span`` and the
+    points are denser near 0, where the prior ``N(0, I)`` puts its mass (so with ``span=3`` the
+    outermost steps are wide: ``-3, -1.2, -0.76, ...`` for ``n=10``). Points are in row-major
+    canvas order: row ``r`` (top to bottom) has ``z[1]`` decreasing, column ``c`` has ``z[0]``
+    increasing, so ``tile_images(decode(grid), n, n)`` is oriented like a normal plot.
+
+    >>> latent_grid(3, span=2.0)[:3]
+    array([[-2.,  2.],
+           [ 0.,  2.],
+           [ 2.,  2.]])
+    """
+    normal = NormalDist()
+    probabilities = np.linspace(normal.cdf(-span), normal.cdf(span), n)
+    values = np.array([normal.inv_cdf(p) for p in probabilities])
+    values = np.round((values - values[::-1]) / 2, 12) + 0.0  # exactly symmetric, no -0.0
+    z0, z1 = np.meshgrid(values, values[::-1])
+    return np.stack([z0.ravel(), z1.ravel()], axis=1)
+
+
+def plot_latent_space(z: np.ndarray, labels: np.ndarray | None, path) -> Figure:
+    """Scatter the latent means ``z`` ``(N, D)``, coloured by ``labels`` ``(N,)`` if given.
+
+    ``D == 2`` is drawn as is; ``D > 2`` is projected on its first two principal components
+    (SVD of the centred ``z``) and the title says how much variance they explain; ``D == 1`` is
+    drawn against the label, or as a histogram without labels. One-hot labels are accepted.
+
+    >>> rng = np.random.default_rng(0)
+    >>> fig = plot_latent_space(rng.normal(size=(100, 8)), rng.integers(0, 10, 100), "z.png")
+    >>> fig.axes[0].get_title()
+    'latent space (PCA of 8-D z, 2 components explain 36% of variance)'
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or (labels is not None and len(labels) != len(z)):
+        raise ValueError(f"z: got shape {z.shape}, expected (N, D) with one label per row")
+    if labels is not None:
+        labels = np.asarray(labels)
+        labels = labels.argmax(axis=1) if labels.ndim == 2 else labels.ravel()
+    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    if z.shape[1] == 1 and labels is None:
+        ax.hist(z[:, 0], bins=50)
+        ax.set(title="latent space (histogram of 1-D z)", xlabel="z[0]", ylabel="count")
+        return _save(fig, path)
+    if z.shape[1] == 1:
+        x, y, xlabel, ylabel = z[:, 0], labels, "z[0]", "label"
+        title = "latent space (1-D z against label)"
+    elif z.shape[1] == 2:
+        x, y, xlabel, ylabel = z[:, 0], z[:, 1], "z[0]", "z[1]"
+        title = "latent space (z means)"
+    else:
+        centred = z - z.mean(axis=0)
+        _, singular, components = np.linalg.svd(centred, full_matrices=False)
+        x, y = (centred @ components[:2].T).T  # (2, N)
+        explained = (singular[:2] ** 2).sum() / max((singular**2).sum(), 1e-12)
+        xlabel, ylabel = "principal component 1", "principal component 2"
+        title = (
+            f"latent space (PCA of {z.shape[1]}-D z, "
+            f"2 components explain {explained:.0%} of variance)"
+        )
+    style = {"s": 4, "alpha": 0.6, "linewidths": 0}
+    if labels is None:
+        ax.scatter(x, y, **style)
+    else:
+        classes = np.unique(labels)
+        if len(classes) <= 10 and np.issubdtype(labels.dtype, np.integer):
+            # Discrete colours, one per class, with the colorbar ticks on the class values.
+            bounds = np.append(classes - 0.5, classes[-1] + 0.5)
+            style["cmap"] = ListedColormap(colormaps["tab10"].colors[: len(classes)])
+            style["norm"] = BoundaryNorm(bounds, len(classes))
+        points = ax.scatter(x, y, c=labels, **style)
+        colorbar = fig.colorbar(points, ax=ax, label="label")
+        if "norm" in style:
+            colorbar.set_ticks(classes)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return _save(fig, path)
+
+
+def plot_reconstructions(
+    originals: np.ndarray, reconstructions: np.ndarray, path, n: int = 10
+) -> Figure:
+    """Draw the first ``n`` originals in the top row and their reconstructions below.
+
+    >>> images = np.random.default_rng(0).random((4, 28, 28, 1))
+    >>> fig = plot_reconstructions(images, images, "reconstructions.png", n=4)
+    """
+    originals, reconstructions = np.asarray(originals), np.asarray(reconstructions)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(
+            f"reconstructions: got shape {reconstructions.shape}, "
+            f"expected the originals' shape {originals.shape}"
+        )
+    n = min(n, len(originals))
+    canvas = tile_images(np.concatenate([originals[:n], reconstructions[:n]]), 2, n)
+    fig = Figure(figsize=(max(1.1 * n, 4.0) + 1.2, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    _show(ax, canvas)
+    height = originals.shape[1]
+    ax.set_yticks([height / 2 - 0.5, 1.5 * height - 0.5], ["original", "reconstruction"])
+    ax.set_xticks([])
+    ax.set_title(f"reconstructions of {n} images")
+    return _save(fig, path)
+
+
+def plot_samples(
+    images: np.ndarray, path, title: str = "samples decoded from z ~ N(0, I)"
+) -> Figure:
+    """Draw ``images`` ``(N, H, W, C)`` in a square-ish grid (``ceil(sqrt(N))`` columns).
+
+    >>> fig = plot_samples(np.random.default_rng(0).random((16, 28, 28, 1)), "samples.png")
+    """
+    cols = math.ceil(math.sqrt(len(images)))
+    rows = math.ceil(len(images) / cols)
+    fig = Figure(figsize=(max(0.6 * cols, 4.0), max(0.6 * rows, 4.0) + 0.4), layout="constrained")
+    ax = fig.add_subplot()
+    _show(ax, tile_images(images, rows, cols))
+    ax.set_axis_off()
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_manifold(
+    decode: Callable[[np.ndarray], np.ndarray], path, n: int = 15, span: float = 3.0
+) -> Figure:
+    """Decode the ``latent_grid(n, span)`` in one batched call and tile the images (z_dim = 2).
+
+    Args:
+        decode: maps ``(n*n, 2)`` latent points to ``(n*n, H, W, C)`` images in ``[0, 1]``,
+            e.g. ``lambda z: decoder.predict(z, verbose=0)``; it is called exactly once.
+        n: images per side; span: the grid covers ``[-span, span]^2`` (see ``latent_grid``).
+
+    >>> fig = plot_manifold(lambda z: np.ones((len(z), 8, 8, 1)) * 0.5, "manifold.png", n=4)
+    """
+    grid = latent_grid(n, span)
+    images = np.asarray(decode(grid))
+    if len(images) != n * n:
+        raise ValueError(f"decode: returned {len(images)} images for {n * n} latent points")
+    height, width = images.shape[1:3]
+    fig = Figure(figsize=(7.0, 7.0), layout="constrained")
+    ax = fig.add_subplot()
+    _show(ax, tile_images(images, n, n))
+    values = grid[:n, 0]  # z[0] along a row, left to right; z[1] runs top to bottom reversed
+    ax.set_xticks(np.arange(n) * width + width / 2 - 0.5, [f"{v:.2g}" for v in values])
+    ax.set_yticks(np.arange(n) * height + height / 2 - 0.5, [f"{v:.2g}" for v in values[::-1]])
+    ax.tick_params(axis="x", labelrotation=90, labelsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set(xlabel="z[0]", ylabel="z[1]")
+    ax.set_title(f"decoded {n}x{n} grid of z (normal quantiles in [-{span:g}, {span:g}])")
+    return _save(fig, path)
+
+
+def plot_loss(history: Mapping[str, Sequence] | Sequence[Mapping[str, object]], path) -> Figure:
+    """Plot training curves: one panel each for loss, bce and kl, with ``val_*`` if present.
+
+    ``history`` is a dict of per-epoch lists (``keras.callbacks.History.history``) or a list of
+    per-epoch rows as read from ``metrics.csv`` by ``csv.DictReader``: string values are parsed
+    and empty ones (no validation that epoch) are left out. Epochs are numbered from 1.
+
+    >>> rows = [{"loss": "3.0", "val_loss": ""}, {"loss": "2.0", "val_loss": "2.5"}]
+    >>> fig = plot_loss(rows, "loss.png")
+    """
+    if not isinstance(history, Mapping):
+        keys = dict.fromkeys(key for row in history for key in row)
+        history = {key: [row.get(key) for row in history] for key in keys}
+    curves = {key: np.array([_to_float(v) for v in values]) for key, values in history.items()}
+    panels = [name for name in ("loss", "bce", "kl") if name in curves]
+    if not panels:
+        raise ValueError(f"history: got keys {sorted(curves)}, expected 'loss', 'bce' or 'kl'")
+    fig = Figure(figsize=(4.0 * len(panels), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, name in zip(axes, panels, strict=True):
+        for key in (name, f"val_{name}"):
+            values = curves.get(key, np.array([np.nan]))
+            present = ~np.isnan(values)  # validation may run only on some epochs
+            if present.any():
+                epochs = np.arange(1, len(values) + 1)
+                ax.plot(epochs[present], values[present], marker="o", markersize=3, label=key)
+        ax.set(title=name, xlabel="epoch", ylabel=name)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend()
+    fig.suptitle("training curves")
+    return _save(fig, path)
+
+
+def _to_float(value) -> float:
+    """Parse one metric value; ``None`` and ``""`` (a missing validation value) become NaN."""
+    return float("nan") if value is None or value == "" else float(value)
+
+
+def _show(ax, canvas: np.ndarray) -> None:
+    """Draw an image canvas: 2-D in grey, 3-D as RGB, both on the fixed range [0, 1]."""
+    ax.imshow(np.clip(canvas, 0.0, 1.0), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+
+
+def _save(fig: Figure, path) -> Figure:
+    """Write ``fig`` to ``path`` as a PNG via a temporary file and ``os.replace`` (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fig.savefig(temporary, format="png", dpi=_DPI)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return fig

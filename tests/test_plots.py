@@ -1,0 +1,167 @@
+"""Behaviour of vaekit.plots: each plot writes a valid PNG atomically and returns its Figure."""
+
+import doctest
+
+import matplotlib.image
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from vaekit import plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def images(count=6, height=8, width=8, channels=1, seed=0):
+    return np.random.default_rng(seed).random((count, height, width, channels)).astype(np.float32)
+
+
+def assert_png(path):
+    """The file is a complete PNG that matplotlib reads back as an RGBA image."""
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    pixels = matplotlib.image.imread(path)
+    assert pixels.ndim == 3 and pixels.shape[2] == 4
+    assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert not list(path.parent.glob(".*.tmp")), "the temporary file was left behind"
+    return pixels
+
+
+def test_tile_images_places_image_i_in_row_i_div_cols_and_column_i_mod_cols():
+    constant = np.arange(5, dtype=np.float32)[:, None, None, None] * np.ones((5, 3, 4, 1))
+    canvas = plots.tile_images(constant, rows=2, cols=3)
+    assert canvas.shape == (6, 12)
+    for index in range(5):
+        row, col = divmod(index, 3)
+        assert np.all(canvas[row * 3 : (row + 1) * 3, col * 4 : (col + 1) * 4] == index)
+    assert np.all(canvas[3:, 8:] == 0), "the missing sixth tile stays blank"
+
+
+def test_tile_images_keeps_rgb_channels_and_rejects_too_many_images():
+    assert plots.tile_images(images(4, channels=3), 2, 2).shape == (16, 16, 3)
+    assert plots.tile_images(images(4)[..., 0], 1, 4).shape == (8, 32)
+    with pytest.raises(ValueError, match="N <= 4"):
+        plots.tile_images(images(5), 2, 2)
+
+
+def test_latent_grid_spans_the_range_symmetrically_in_canvas_order():
+    grid = plots.latent_grid(5, span=2.5)
+    assert grid.shape == (25, 2)
+    assert grid.min() == -2.5 and grid.max() == 2.5
+    np.testing.assert_allclose(grid[:5, 0], -grid[:5, 0][::-1])
+    assert np.all(np.diff(grid[:5, 0]) > 0), "z[0] increases along a row"
+    assert np.all(grid[:5, 1] == 2.5), "the top row has the largest z[1]"
+    steps = np.diff(grid[:5, 0])
+    assert steps[0] > steps[1], "normal quantiles are denser near 0"
+
+
+@pytest.mark.parametrize("latent_dim", [1, 2, 5])
+def test_plot_latent_space_writes_png_for_each_latent_dim(tmp_path, latent_dim):
+    rng = np.random.default_rng(0)
+    z, labels = rng.normal(size=(200, latent_dim)), rng.integers(0, 10, 200)
+    path = tmp_path / "nested" / "latent.png"
+    fig = plots.plot_latent_space(z, labels, path)
+    assert isinstance(fig, Figure)
+    assert_png(path)
+    assert len(fig.axes) == 2, "scatter and colorbar"
+
+
+def test_plot_latent_space_titles_the_pca_projection_with_the_dimension(tmp_path):
+    z = np.random.default_rng(0).normal(size=(100, 5))
+    fig = plots.plot_latent_space(z, None, tmp_path / "latent.png")
+    title = fig.axes[0].get_title()
+    assert "PCA of 5-D z" in title and "% of variance" in title
+
+
+def test_plot_latent_space_without_labels_draws_a_histogram_for_1d_z(tmp_path):
+    z = np.random.default_rng(0).normal(size=(100, 1))
+    fig = plots.plot_latent_space(z, None, tmp_path / "latent.png")
+    assert "histogram" in fig.axes[0].get_title()
+    assert_png(tmp_path / "latent.png")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_plot_reconstructions_writes_png_for_grey_and_rgb(tmp_path, channels):
+    originals = images(12, channels=channels)
+    fig = plots.plot_reconstructions(originals, 1 - originals, tmp_path / "rec.png", n=5)
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "rec.png")
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert labels == ["original", "reconstruction"]
+    assert fig.axes[0].images[0].get_array().shape[:2] == (16, 40)
+
+
+def test_plot_reconstructions_rejects_mismatched_shapes(tmp_path):
+    with pytest.raises(ValueError, match="reconstructions"):
+        plots.plot_reconstructions(images(4), images(3), tmp_path / "rec.png")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_plot_samples_draws_a_square_grid(tmp_path, channels):
+    fig = plots.plot_samples(images(10, channels=channels), tmp_path / "samples.png")
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "samples.png")
+    assert fig.axes[0].images[0].get_array().shape[:2] == (3 * 8, 4 * 8)
+    assert fig.axes[0].get_title() == "samples decoded from z ~ N(0, I)"
+
+
+def test_plot_manifold_decodes_the_whole_grid_in_one_call(tmp_path):
+    calls = []
+
+    def decode(z):
+        calls.append(z.copy())
+        return np.ones((len(z), 6, 6, 1)) * (z[:, :1, None, None] + 3) / 6
+
+    fig = plots.plot_manifold(decode, tmp_path / "manifold.png", n=4, span=2.0)
+    assert len(calls) == 1 and calls[0].shape == (16, 2)
+    np.testing.assert_array_equal(calls[0], plots.latent_grid(4, 2.0))
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "manifold.png")
+    ticks = [label.get_text() for label in fig.axes[0].get_xticklabels()]
+    assert ticks[0] == "-2" and ticks[-1] == "2"
+
+
+def test_plot_manifold_rejects_a_decode_returning_the_wrong_count(tmp_path):
+    with pytest.raises(ValueError, match="decode"):
+        plots.plot_manifold(lambda z: images(3), tmp_path / "manifold.png", n=3)
+
+
+def test_plot_loss_accepts_a_history_dict(tmp_path):
+    history = {"loss": [3.0, 2.0, 1.5], "bce": [2.5, 1.8, 1.3], "kl": [0.5, 0.2, 0.2]}
+    history |= {f"val_{key}": values for key, values in history.items()}
+    fig = plots.plot_loss(history, tmp_path / "loss.png")
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "bce", "kl"]
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2, 2]
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [1, 2, 3])
+    assert_png(tmp_path / "loss.png")
+
+
+def test_plot_loss_accepts_csv_rows_with_empty_validation_values(tmp_path):
+    rows = [
+        {"epoch": "0", "loss": "3.0", "bce": "2.5", "kl": "0.5", "val_loss": "", "val_kl": ""},
+        {"epoch": "1", "loss": "2.0", "bce": "1.8", "kl": "0.2", "val_loss": "2.2", "val_kl": ""},
+    ]
+    fig = plots.plot_loss(rows, tmp_path / "loss.png")
+    loss_lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert sorted(loss_lines) == ["loss", "val_loss"]
+    np.testing.assert_array_equal(loss_lines["val_loss"].get_xdata(), [2])
+    np.testing.assert_array_equal(loss_lines["val_loss"].get_ydata(), [2.2])
+    assert [len(ax.lines) for ax in fig.axes] == [2, 1, 1], "an all-empty val_kl is not drawn"
+    assert_png(tmp_path / "loss.png")
+
+
+def test_plot_loss_rejects_history_without_known_curves(tmp_path):
+    with pytest.raises(ValueError, match="'loss'"):
+        plots.plot_loss({"accuracy": [0.5]}, tmp_path / "loss.png")
+
+
+def test_saving_replaces_an_existing_plot(tmp_path):
+    path = tmp_path / "samples.png"
+    path.write_bytes(b"old")
+    plots.plot_samples(images(4), path)
+    assert_png(path)
+
+
+def test_docstring_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write their PNGs to the working directory
+    result = doctest.testmod(plots, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
