@@ -1,0 +1,150 @@
+"""Builds the encoder and decoder of the convolutional VAE from a :class:`ModelConfig`.
+
+The layout follows the reference ``VariationalAutoencoder`` of "Generative Deep Learning":
+
+- encoder: per layer Conv2D(padding="same") -> [BatchNorm] -> activation -> [Dropout];
+  Flatten; Dense ``mu`` and Dense ``log_var``; then a :class:`~vaekit.layers.Sampling` layer.
+- decoder: Dense(prod(shape before flattening)) -> Reshape -> Conv2DTranspose(padding="same")
+  layers, each but the last followed by [BatchNorm] -> activation -> [Dropout], the last by a
+  sigmoid.
+
+Example:
+    >>> from vaekit.config import ModelConfig
+    >>> encoder = build_encoder(ModelConfig())
+    >>> [tuple(output.shape) for output in encoder.outputs]
+    [(None, 2), (None, 2), (None, 2)]
+    >>> build_decoder(ModelConfig()).output.shape
+    (None, 28, 28, 1)
+"""
+
+from __future__ import annotations
+
+import math
+
+from vaekit.config import ModelConfig
+
+
+def encoder_conv_shape(config: ModelConfig) -> tuple[int, int, int]:
+    """Shape of the last encoder feature map: "same" padding gives ceil(size / stride)."""
+    height, width, _ = config.input_dim
+    for stride in config.encoder_conv_strides:
+        height, width = math.ceil(height / stride), math.ceil(width / stride)
+    return height, width, config.encoder_conv_filters[-1]
+
+
+def decoder_output_shape(config: ModelConfig) -> tuple[int, int, int]:
+    """Shape the decoder produces: "same" transposed convolutions multiply by the stride."""
+    height, width, _ = encoder_conv_shape(config)
+    for stride in config.decoder_conv_t_strides:
+        height, width = height * stride, width * stride
+    return height, width, config.decoder_conv_t_filters[-1]
+
+
+def _activation(name: str, layer_name: str):
+    from keras import layers
+
+    # LeakyReLU keeps the slope of the reference code (tf.keras 2 default alpha=0.3);
+    # Keras 3's default would be 0.2 and silently change the model.
+    builders = {
+        "leaky_relu": lambda: layers.LeakyReLU(negative_slope=0.3, name=layer_name),
+        "relu": lambda: layers.ReLU(name=layer_name),
+        "selu": lambda: layers.Activation("selu", name=layer_name),
+    }
+    return builders[name]()
+
+
+def _dropout(config: ModelConfig, layer_name: str, seed: int | None):
+    from keras import layers
+
+    # SELU's self-normalisation needs AlphaDropout; the others use plain Dropout.
+    cls = layers.AlphaDropout if config.activation == "selu" else layers.Dropout
+    return cls(config.dropout_rate, seed=seed, name=layer_name)
+
+
+def _block(x, config: ModelConfig, prefix: str, index: int, seed: int | None):
+    """[BatchNorm] -> activation -> [Dropout] after a convolution."""
+    from keras import layers
+
+    if config.use_batch_norm:
+        x = layers.BatchNormalization(name=f"{prefix}_bn_{index}")(x)
+    x = _activation(config.activation, f"{prefix}_act_{index}")(x)
+    if config.use_dropout:
+        x = _dropout(config, f"{prefix}_dropout_{index}", seed)(x)
+    return x
+
+
+def _initializer(config: ModelConfig) -> str:
+    return "lecun_normal" if config.activation == "selu" else "glorot_uniform"
+
+
+def _layer_seed(config: ModelConfig, offset: int) -> int | None:
+    return None if config.seed is None else config.seed + offset
+
+
+def build_encoder(config: ModelConfig, kl_layer=None):
+    """The encoder ``x -> [mu, log_var, z]`` as a ``keras.Model`` named "encoder".
+
+    Args:
+        config: the model configuration.
+        kl_layer: optional layer applied to ``[mu, log_var]`` that returns them unchanged; the
+            "layer" KL strategy passes its :class:`~vaekit.layers.KLDivergenceLayer` here.
+    """
+    import keras
+    from keras import layers
+
+    from vaekit.layers import Sampling
+
+    inputs = keras.Input(shape=tuple(config.input_dim), name="encoder_input")
+    x = inputs
+    convs = zip(
+        config.encoder_conv_filters, config.encoder_conv_kernel_size, config.encoder_conv_strides
+    )
+    for i, (filters, kernel_size, strides) in enumerate(convs):
+        x = layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            kernel_initializer=_initializer(config),
+            name=f"encoder_conv_{i}",
+        )(x)
+        x = _block(x, config, "encoder", i, _layer_seed(config, 100 + i))
+    x = layers.Flatten(name="encoder_flatten")(x)  # (B, h * w * c)
+    mu = layers.Dense(config.z_dim, name="mu")(x)
+    log_var = layers.Dense(config.z_dim, name="log_var")(x)
+    if kl_layer is not None:
+        mu, log_var = kl_layer([mu, log_var])
+    z = Sampling(seed=config.seed, name="z")([mu, log_var])  # (B, z_dim)
+    return keras.Model(inputs, [mu, log_var, z], name="encoder")
+
+
+def build_decoder(config: ModelConfig):
+    """The decoder ``z -> image`` (sigmoid output in [0, 1]) as a ``keras.Model``."""
+    import keras
+    from keras import layers
+
+    shape = encoder_conv_shape(config)
+    inputs = keras.Input(shape=(config.z_dim,), name="decoder_input")
+    x = layers.Dense(math.prod(shape), name="decoder_dense")(inputs)
+    x = layers.Reshape(shape, name="decoder_reshape")(x)  # (B, h, w, c)
+    convs = list(
+        zip(
+            config.decoder_conv_t_filters,
+            config.decoder_conv_t_kernel_size,
+            config.decoder_conv_t_strides,
+        )
+    )
+    for i, (filters, kernel_size, strides) in enumerate(convs):
+        x = layers.Conv2DTranspose(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            kernel_initializer=_initializer(config),
+            name=f"decoder_conv_t_{i}",
+        )(x)
+        if i < len(convs) - 1:
+            x = _block(x, config, "decoder", i, _layer_seed(config, 200 + i))
+    # The sigmoid runs in float32 so that mixed precision keeps the loss comparable.
+    outputs = layers.Activation("sigmoid", dtype="float32", name="decoder_output")(x)
+    return keras.Model(inputs, outputs, name="decoder")

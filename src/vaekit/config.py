@@ -1,0 +1,324 @@
+"""The one typed configuration of a vaekit run: ``model``, ``data`` and ``train`` sections.
+
+A config is loaded from YAML, changed with dotted overrides (``train.epochs=3``, values parsed as
+YAML), and validated up front: every mistake raises :class:`~vaekit.errors.ConfigError` with one
+line naming the field, the value given and what would be valid.
+
+Example:
+    >>> config = Config.from_dict({"model": {"z_dim": 4}}, overrides=["train.epochs=2"])
+    >>> config.model.z_dim, config.train.epochs
+    (4, 2)
+    >>> Config.from_dict({"model": {"zdim": 4}})
+    Traceback (most recent call last):
+    ...
+    vaekit.errors.ConfigError: model.zdim: unknown key (did you mean 'z_dim'?); valid keys: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vaekit.errors import ConfigError
+
+ACTIVATIONS = ("leaky_relu", "relu", "selu")
+KL_STRATEGIES = ("layer", "add_loss", "train_step", "multi_output")  # index = integer alias
+DEVICES = ("auto", "cpu", "gpu")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+# Field checks: each takes (field name, value) and returns the normalised value or raises.
+def _fail(name: str, value: Any, expected: str) -> None:
+    raise ConfigError(f"{name}: got {value!r}, expected {expected}")
+
+
+def _int(minimum: int = 1, optional: bool = False):
+    def check(name, value):
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            _fail(name, value, f"an integer >= {minimum}" + (" or null" if optional else ""))
+        return value
+
+    return check
+
+
+def _float(minimum: float = 0.0, maximum: float = math.inf, exclusive_min: bool = False):
+    def check(name, value):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (value > minimum if exclusive_min else value >= minimum) and value <= maximum
+        if not ok:
+            low = f"> {minimum}" if exclusive_min else f">= {minimum}"
+            high = f" and <= {maximum}" if math.isfinite(maximum) else ""
+            _fail(name, value, f"a finite number {low}{high}")
+        return float(value)
+
+    return check
+
+
+def _bool(name, value):
+    if not isinstance(value, bool):
+        _fail(name, value, "true or false")
+    return value
+
+
+def _choice(choices: tuple, aliases: dict | None = None):
+    def check(name, value):
+        if aliases and not isinstance(value, bool) and value in aliases:
+            return aliases[value]
+        if value not in choices:
+            extra = f" (or {', '.join(map(str, aliases))})" if aliases else ""
+            _fail(name, value, f"one of {', '.join(choices)}{extra}")
+        return value
+
+    return check
+
+
+def _int_list(name, value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        _fail(name, value, "a non-empty list of integers >= 1")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            _fail(name, value, "a non-empty list of integers >= 1")
+    return list(value)
+
+
+def _input_dim(name, value):
+    ok = isinstance(value, list | tuple) and len(value) == 3
+    if not ok or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
+        _fail(name, value, "[height, width, channels], three integers >= 1")
+    return tuple(value)
+
+
+def _jit(name, value):
+    if value not in (True, False, "auto"):
+        _fail(name, value, "true, false or auto")
+    return value
+
+
+def _dataset(name, value):
+    if not isinstance(value, str) or not value:
+        _fail(name, value, "'mnist' or a path to an .npz file")
+    return value
+
+
+def _validation(name, value):
+    if value in ("test", "none"):
+        return value
+    if isinstance(value, float) and 0.0 < value < 1.0:
+        return value
+    _fail(name, value, "'test', 'none' or a fraction of the training set in (0, 1)")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``2e-4`` as a string; configs mean a number, so resolve it as a float."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$|^[-+]?\.(?:inf|Inf|INF)$"
+        r"|^\.(?:nan|NaN|NAN)$|^[-+]?(?:\d[\d_]*)?\.[\d_]*$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str):
+    """Parse YAML as vaekit configs do (safe, with ``1e-3`` read as a float)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def _spec(default, check, **kwargs):
+    """A dataclass field whose metadata carries its check."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"check": check}, **kwargs)
+    return field(default=default, metadata={"check": check}, **kwargs)
+
+
+@dataclass
+class ModelConfig:
+    """The constructor arguments of :class:`vaekit.VariationalAutoencoder`."""
+
+    input_dim: tuple = _spec((28, 28, 1), _input_dim)
+    encoder_conv_filters: list = _spec([32, 64, 128], _int_list)
+    encoder_conv_kernel_size: list = _spec([3, 3, 3], _int_list)
+    encoder_conv_strides: list = _spec([1, 2, 2], _int_list)
+    decoder_conv_t_filters: list = _spec([64, 32, 1], _int_list)
+    decoder_conv_t_kernel_size: list = _spec([3, 3, 3], _int_list)
+    decoder_conv_t_strides: list = _spec([2, 2, 1], _int_list)
+    z_dim: int = _spec(2, _int())
+    activation: str = _spec("leaky_relu", _choice(ACTIVATIONS))
+    kl_factor: float = _spec(2e-4, _float())
+    kl_strategy: str = _spec("layer", _choice(KL_STRATEGIES, dict(enumerate(KL_STRATEGIES))))
+    use_batch_norm: bool = _spec(False, _bool)
+    use_dropout: bool = _spec(False, _bool)
+    dropout_rate: float = _spec(0.25, _float(0.0, 1.0))
+    seed: int | None = _spec(None, _int(0, optional=True))
+
+    def validate_shapes(self) -> None:
+        """Check that layer lists agree in length and the decoder gives ``input_dim`` back."""
+        from vaekit.architecture import decoder_output_shape  # no Keras import at config time
+
+        for prefix, keys in (
+            ("model.encoder_conv", ("filters", "kernel_size", "strides")),
+            ("model.decoder_conv_t", ("filters", "kernel_size", "strides")),
+        ):
+            lengths = {k: len(getattr(self, f"{prefix[6:]}_{k}")) for k in keys}
+            if len(set(lengths.values())) > 1:
+                given = ", ".join(f"{prefix}_{k} has {n}" for k, n in lengths.items())
+                raise ConfigError(f"{prefix}_*: lists must have the same length; {given}")
+        if self.dropout_rate >= 1.0 and self.use_dropout:
+            _fail("model.dropout_rate", self.dropout_rate, "a number in [0, 1)")
+        out = decoder_output_shape(self)
+        if tuple(out) != tuple(self.input_dim):
+            raise ConfigError(
+                f"model: decoder output shape {tuple(out)} does not match input_dim "
+                f"{tuple(self.input_dim)}; adjust decoder_conv_t_strides (their product must "
+                "equal that of encoder_conv_strides) or the last decoder_conv_t_filters "
+                "(must equal the channel count)"
+            )
+
+
+@dataclass
+class DataConfig:
+    """Which images to train on."""
+
+    dataset: str = _spec("mnist", _dataset)
+    limit: int | None = _spec(None, _int(1, optional=True))
+    validation: Any = _spec("test", _validation)
+
+
+@dataclass
+class TrainConfig:
+    """How to train: schedule, seed and device controls."""
+
+    epochs: int = _spec(6, _int(1))
+    batch_size: int = _spec(128, _int(1))
+    learning_rate: float = _spec(5e-4, _float(0.0, exclusive_min=True))
+    seed: int = _spec(42, _int(0))
+    shuffle: bool = _spec(True, _bool)
+    device: str = _spec("auto", _choice(DEVICES))
+    gpu_memory_limit_mb: int | None = _spec(None, _int(1, optional=True))
+    jit_compile: Any = _spec("auto", _jit)
+    threads: int | None = _spec(None, _int(1, optional=True))
+    steps_per_execution: int = _spec(1, _int(1))
+    precision: str = _spec("float32", _choice(PRECISIONS))
+    checkpoint_every_steps: int | None = _spec(None, _int(1, optional=True))
+    keep_checkpoints: int = _spec(2, _int(1))
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+def _build_section(name: str, cls: type, values: Any):
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        _fail(name, values, f"a mapping of {name} settings")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{name}.{key}: unknown key{_suggest(key, fields)}")
+        kwargs[key] = fields[key].metadata["check"](f"{name}.{key}", value)
+    return cls(**kwargs)
+
+
+def _suggest(key: Any, valid) -> str:
+    close = difflib.get_close_matches(str(key), list(valid), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; valid keys: {', '.join(valid)}"
+
+
+@dataclass
+class Config:
+    """A full run configuration; see the module docstring."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, values: Any, overrides: list[str] | tuple = ()) -> Config:
+        """Validate a nested mapping (plus ``section.key=value`` overrides) into a Config."""
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            _fail("config", values, "a mapping with sections model, data, train")
+        values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+        for override in overrides:
+            apply_override(values, override)
+        for key in values:
+            if key not in SECTIONS:
+                raise ConfigError(f"{key}: unknown section{_suggest(key, SECTIONS)}")
+        sections = {k: _build_section(k, c, values.get(k)) for k, c in SECTIONS.items()}
+        config = cls(**sections)
+        config.model.validate_shapes()
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | tuple = ()) -> Config:
+        """Read a YAML file; see :meth:`from_dict`."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read config file ({error})") from None
+        try:
+            values = parse_yaml(text)
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f" at line {where.line + 1}" if where else ""
+            raise ConfigError(f"{path}: not valid YAML{line}") from None
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping with sections model, data, train")
+        return cls.from_dict(values, overrides)
+
+    def to_dict(self) -> dict:
+        """A plain, YAML-serialisable nested dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["model"]["input_dim"] = list(self.model.input_dim)
+        return out
+
+    def save(self, path: str | Path) -> None:
+        """Write the fully resolved config as YAML (atomically)."""
+        from vaekit.io import atomic_write_text
+
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def apply_override(values: dict, override: str) -> None:
+    """Apply one ``section.key=value`` override in place; the value is parsed as YAML."""
+    if not isinstance(override, str) or "=" not in override:
+        raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=3")
+    dotted, raw = override.split("=", 1)
+    parts = dotted.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=3")
+    try:
+        value = parse_yaml(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {override!r}: the value is not valid YAML") from None
+    section, key = parts
+    if section not in SECTIONS:
+        raise ConfigError(
+            f"--set {dotted}: unknown section {section!r}{_suggest(section, SECTIONS)}"
+        )
+    current = values.get(section)
+    if current is None:
+        current = values[section] = {}
+    if not isinstance(current, dict):
+        _fail(section, current, f"a mapping of {section} settings")
+    current[key] = value

@@ -1,0 +1,236 @@
+"""``VariationalAutoencoder``: the user-facing convolutional VAE, in the reference code's terms.
+
+Example (the reference workflow on a small MNIST subset):
+    >>> from vaekit import VariationalAutoencoder, datasets
+    >>> (x_train, y_train), (x_test, y_test) = datasets.load("mnist", limit=256)
+    >>> vae = VariationalAutoencoder(
+    ...     input_dim=(28, 28, 1),
+    ...     encoder_conv_filters=[32, 64, 128], encoder_conv_kernel_size=[3, 3, 3],
+    ...     encoder_conv_strides=[1, 2, 2],
+    ...     decoder_conv_t_filters=[64, 32, 1], decoder_conv_t_kernel_size=[3, 3, 3],
+    ...     decoder_conv_t_strides=[2, 2, 1],
+    ...     z_dim=2, kl_factor=2e-4, kl_strategy="layer", build=False)
+    >>> vae.build_encoder(); vae.build_decoder(); vae.build_model()
+    >>> vae.compile(learning_rate=5e-4)
+    >>> history = vae.fit(x_train, batch_size=128, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['bce', 'kl', 'loss']
+    >>> vae.encode(x_test[:5]).shape
+    (5, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from vaekit.config import ModelConfig, _build_section
+from vaekit.errors import ModelFileError
+
+FORMAT_VERSION = 1  # bump when a saved model can no longer be read by older vaekit
+
+
+class VariationalAutoencoder:
+    """A configurable convolutional VAE whose KL term can be wired four ways.
+
+    Args:
+        input_dim: image shape (H, W, C).
+        encoder_conv_filters, encoder_conv_kernel_size, encoder_conv_strides: one entry per
+            encoder Conv2D layer.
+        decoder_conv_t_filters, decoder_conv_t_kernel_size, decoder_conv_t_strides: one entry per
+            decoder Conv2DTranspose layer; the decoder must give ``input_dim`` back.
+        z_dim: latent dimensions.
+        activation: "leaky_relu", "relu" or "selu".
+        kl_factor: weight of the KL term (>= 0).
+        kl_strategy: "layer", "add_loss", "train_step" or "multi_output" (or 0, 1, 2, 3).
+        use_batch_norm, use_dropout, dropout_rate: optional regularisation after each conv.
+        seed: seed of the sampling noise and dropout (None: random).
+        build: build encoder, decoder and model now; with False call :meth:`build_encoder`,
+            :meth:`build_decoder` and :meth:`build_model` yourself, as the reference code did.
+
+    Raises:
+        ConfigError: an invalid argument, or a decoder output shape that differs from input_dim.
+    """
+
+    def __init__(
+        self,
+        input_dim=(28, 28, 1),
+        encoder_conv_filters=(32, 64, 128),
+        encoder_conv_kernel_size=(3, 3, 3),
+        encoder_conv_strides=(1, 2, 2),
+        decoder_conv_t_filters=(64, 32, 1),
+        decoder_conv_t_kernel_size=(3, 3, 3),
+        decoder_conv_t_strides=(2, 2, 1),
+        z_dim=2,
+        activation="leaky_relu",
+        kl_factor=2e-4,
+        kl_strategy="layer",
+        use_batch_norm=False,
+        use_dropout=False,
+        dropout_rate=0.25,
+        seed=None,
+        build=True,
+    ):
+        arguments = {k: v for k, v in locals().items() if k not in ("self", "build")}
+        arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()}
+        self.config = _build_section("model", ModelConfig, arguments)
+        self.config.validate_shapes()
+        self.encoder = self.decoder = self.model = None
+        if build:
+            self.build_encoder()
+            self.build_decoder()
+            self.build_model()
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, build: bool = True) -> VariationalAutoencoder:
+        """Create from a :class:`ModelConfig` (e.g. ``Config.load(path).model``)."""
+        values = dataclasses.asdict(config)
+        return cls(**values, build=build)
+
+    # Building, in the reference's three steps.
+    def build_encoder(self):
+        """Build ``self.encoder``: ``x -> [mu, log_var, z]``."""
+        from vaekit.strategies import STRATEGIES
+
+        self.encoder = STRATEGIES[self.config.kl_strategy].make_encoder(self.config)
+        return self.encoder
+
+    def build_decoder(self):
+        """Build ``self.decoder``: ``z -> x_hat``."""
+        from vaekit.architecture import build_decoder
+
+        self.decoder = build_decoder(self.config)
+        return self.decoder
+
+    def build_model(self):
+        """Wire encoder and decoder into ``self.model`` with the chosen KL strategy."""
+        from vaekit.strategies import build_vae
+
+        if self.encoder is None or self.decoder is None:
+            raise RuntimeError("call build_encoder() and build_decoder() before build_model()")
+        self.model = build_vae(self.config, self.encoder, self.decoder)
+        return self.model
+
+    # Training.
+    def compile(self, learning_rate: float = 5e-4, **kwargs) -> None:
+        """Compile with Adam; extra keyword arguments go to ``keras.Model.compile``."""
+        import keras
+
+        self._require_model()
+        kwargs.setdefault("optimizer", keras.optimizers.Adam(learning_rate=learning_rate))
+        self.model.compile(**self.model.compile_arguments(), **kwargs)
+
+    def fit(
+        self,
+        x,
+        batch_size=128,
+        epochs=1,
+        initial_epoch=0,
+        validation_data=None,
+        callbacks=None,
+        shuffle=True,
+        seed=0,
+        verbose="auto",
+    ):
+        """Train on images ``x`` (N, H, W, C) in [0, 1]; returns the Keras ``History``.
+
+        Batches are streamed (see :mod:`vaekit.pipeline`): epoch ``e`` sees the permutation
+        drawn from ``(seed, e)``, so a run resumed with ``initial_epoch`` sees the same order.
+        ``validation_data`` is an image array (or ``(x, y)``, of which ``x`` is used).
+        """
+        from vaekit.pipeline import make_dataset, steps_per_epoch
+
+        self._require_model()
+        data = make_dataset(
+            x,
+            batch_size,
+            targets=self.model.targets,
+            shuffle=shuffle,
+            seed=seed,
+            first_epoch=initial_epoch,
+            epochs=epochs,
+        )
+        validation = None
+        if validation_data is not None:
+            images = validation_data[0] if isinstance(validation_data, tuple) else validation_data
+            validation = make_dataset(images, batch_size, targets=self.model.targets, shuffle=False)
+        return self.model.fit(
+            data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch(len(x), batch_size),
+            validation_data=validation,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )  # the pipeline shuffles
+
+    def evaluate(self, x, batch_size=128, verbose=0) -> dict:
+        """Mean ``loss``, ``bce`` and ``kl`` over images ``x``."""
+        from vaekit.pipeline import make_dataset
+
+        self._require_model()
+        data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False)
+        logs = self.model.evaluate(data, verbose=verbose, return_dict=True)
+        return {key: float(logs[key]) for key in ("loss", "bce", "kl")}
+
+    # Using the model.
+    def encode(self, x, sample: bool = False, batch_size: int = 256) -> np.ndarray:
+        """Latent means ``mu`` of images ``x`` (or sampled ``z`` with ``sample=True``)."""
+        mu, _, z = self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        return z if sample else mu
+
+    def decode(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images decoded from latent points ``z`` (N, z_dim), in one batched pass."""
+        return self.decoder.predict(
+            np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0
+        )
+
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+        """Decode the sampled ``z`` of images ``x``."""
+        return self.decode(self.encode(x, sample=True, batch_size=batch_size), batch_size)
+
+    def generate(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` images decoded from ``z ~ N(0, I)``; ``seed`` makes them reproducible."""
+        z = np.random.default_rng(seed).standard_normal((n, self.config.z_dim)).astype("float32")
+        return self.decode(z)
+
+    # Saving.
+    def save(self, path: str | Path) -> None:
+        """Save model, config and (if compiled) optimizer state to a ``.keras`` file, atomically."""
+        from vaekit.io import atomic_path
+
+        self._require_model()
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ModelFileError(f"{path}: a model file must end in .keras")
+        with atomic_path(path) as temporary:
+            self.model.save(temporary)
+
+    @classmethod
+    def load(cls, path: str | Path, compile: bool = True) -> VariationalAutoencoder:
+        """Load a model written by :meth:`save` (with its optimizer state when compiled)."""
+        from vaekit.saving import load_model
+
+        model = load_model(path, compile=compile)
+        vae = cls.from_config(ModelConfig(**_model_config(model)), build=False)
+        vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
+        return vae
+
+    def summary(self) -> None:
+        """Print the encoder, decoder and full model summaries."""
+        for part in (self.encoder, self.decoder, self.model):
+            if part is not None:
+                part.summary()
+
+    def _require_model(self):
+        if self.model is None:
+            raise RuntimeError("build the model first (build=True, or build_model())")
+
+
+def _model_config(model) -> dict:
+    values = dict(model.model_config)
+    values["input_dim"] = tuple(values["input_dim"])
+    return values

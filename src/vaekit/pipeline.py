@@ -1,0 +1,116 @@
+"""Streams training batches: one index permutation per epoch, a gather per batch, prefetch.
+
+The whole data set is never copied per epoch: each epoch only draws a permutation of the indices
+(from ``(seed, epoch)``, so it is reproducible and a resumed run sees the same order), and each
+batch gathers its images from the one array in memory.
+
+Example:
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).random((10, 4, 4, 1), dtype="float32")
+    >>> batches = make_dataset(images, batch_size=4, seed=0, epochs=1)
+    >>> [tuple(batch[0].shape) for batch in batches]
+    [(4, 4, 4, 1), (4, 4, 4, 1), (2, 4, 4, 1)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The image order of one epoch: a permutation drawn from ``(seed, epoch)``, or 0..n-1."""
+    if not shuffle:
+        return np.arange(n, dtype=np.int64)
+    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int64)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Batches in one epoch; the last one may be smaller."""
+    return math.ceil(n / batch_size)
+
+
+def make_dataset(
+    images: np.ndarray,
+    batch_size: int,
+    *,
+    targets: Callable | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    first_epoch: int = 0,
+    epochs: int = 1,
+):
+    """Batches ``(x, y)`` for epochs ``first_epoch .. epochs - 1``, for ``model.fit``.
+
+    Args:
+        images: the (N, H, W, C) float32 images.
+        batch_size: images per batch.
+        targets: maps a batch of images to the ``y`` the model trains on (identity if None).
+        shuffle: draw a fresh permutation each epoch.
+        seed: seed of the permutations.
+        first_epoch, epochs: the epochs to produce; pass ``steps_per_epoch`` to ``fit``.
+    """
+    targets = targets or (lambda x: x)
+    build = _BUILDERS.get(keras.backend.backend(), _py_dataset)
+    return build(images, batch_size, targets, shuffle, seed, first_epoch, epochs)
+
+
+def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs):
+    import tensorflow as tf
+
+    n = len(images)
+    source = tf.constant(images)  # one copy, shared by every epoch
+
+    def batches_of_epoch(epoch):
+        order = tf.numpy_function(
+            lambda e: epoch_order(n, seed, int(e), shuffle), [epoch], tf.int64, stateful=False
+        )
+        return tf.data.Dataset.from_tensor_slices(tf.ensure_shape(order, [n])).batch(batch_size)
+
+    def to_example(indices):
+        batch = tf.gather(source, indices)  # (B, H, W, C)
+        return batch, targets(batch)
+
+    return (
+        tf.data.Dataset.range(first_epoch, epochs)
+        .flat_map(batches_of_epoch)
+        .map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+        # flat_map hides the length; state it so Keras knows where an evaluation pass ends.
+        .apply(
+            tf.data.experimental.assert_cardinality(
+                steps_per_epoch(n, batch_size) * (epochs - first_epoch)
+            )
+        )
+    )
+
+
+class _EpochBatches(keras.utils.PyDataset):
+    """The same stream for backends without tf.data: one epoch per pass, advanced at its end."""
+
+    def __init__(self, images, batch_size, targets, shuffle, seed, first_epoch, epochs):
+        super().__init__()
+        self.images, self.batch_size, self.targets = images, batch_size, targets
+        self.shuffle, self.seed, self.epoch = shuffle, seed, first_epoch
+        self.order = epoch_order(len(images), seed, first_epoch, shuffle)
+
+    def __len__(self):
+        return steps_per_epoch(len(self.images), self.batch_size)
+
+    def __getitem__(self, index):
+        batch = self.images[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
+        return batch, keras.ops.convert_to_numpy(self.targets(batch))
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = epoch_order(len(self.images), self.seed, self.epoch, self.shuffle)
+
+
+def _py_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs):
+    return _EpochBatches(images, batch_size, targets, shuffle, seed, first_epoch, epochs)
+
+
+_BUILDERS = {"tensorflow": _tf_dataset}

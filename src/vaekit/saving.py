@@ -1,0 +1,71 @@
+"""Loading ``.keras`` files with checks that turn every bad file into one clear error.
+
+A vaekit model file is a Keras ``.keras`` archive whose model is one of the
+:mod:`vaekit.strategies` classes; its config records the vaekit, Keras and backend versions and
+the :class:`~vaekit.config.ModelConfig` it was built from.
+
+Example:
+    >>> load_model("no/such/model.keras")
+    Traceback (most recent call last):
+    ...
+    vaekit.errors.ModelFileError: no/such/model.keras: model file not found
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from vaekit.errors import ModelFileError
+
+
+def read_model_header(path: str | Path) -> dict:
+    """The top-level config of a ``.keras`` file, checked to be a readable vaekit model."""
+    from vaekit import __version__
+    from vaekit.strategies import STRATEGIES
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            header = json.loads(archive.read("config.json"))
+            if archive.testzip() is not None:
+                raise zipfile.BadZipFile("a member fails its CRC check")
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError, EOFError) as error:
+        raise ModelFileError(f"{path}: not a readable .keras model file ({error})") from None
+    names = {cls.__name__ for cls in STRATEGIES.values()}
+    if not isinstance(header, dict) or header.get("class_name") not in names:
+        found = header.get("class_name") if isinstance(header, dict) else type(header).__name__
+        raise ModelFileError(
+            f"{path}: not a vaekit model (it holds a {found!r}; expected one "
+            f"of {', '.join(sorted(names))})"
+        )
+    written = header.get("config", {}).get("versions", {}).get("vaekit", "0")
+    if _version_tuple(written) > _version_tuple(__version__):
+        raise ModelFileError(
+            f"{path}: written by vaekit {written}, newer than this vaekit "
+            f"{__version__}; upgrade vaekit to load it"
+        )
+    return header
+
+
+def load_model(path: str | Path, compile: bool = True):
+    """Load a vaekit Keras model (with optimizer state when ``compile``), or raise ModelFileError."""
+    import keras
+
+    read_model_header(path)
+    try:
+        return keras.saving.load_model(path, compile=compile)
+    except Exception as error:  # Keras raises many types for a damaged archive
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(f"{path}: cannot load the model ({message})") from None
+
+
+def _version_tuple(version: str) -> tuple:
+    parts = []
+    for part in str(version).split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)

@@ -1,0 +1,267 @@
+"""The four ways of wiring the KL loss into a VAE, one Keras model class each.
+
+All four compute exactly the same ``loss = bce + kl`` (see :mod:`vaekit.layers`) and log ``loss``,
+``bce`` and ``kl``; they differ only in where Keras learns about the KL term:
+
+=================  ==========================================================================
+``layer`` (0)      a :class:`~vaekit.layers.KLDivergenceLayer` inside the encoder calls ``add_loss``
+``add_loss`` (1)   the VAE model's own ``call`` calls ``add_loss``; no dedicated layer
+``train_step`` (2) a custom ``train_step``/``test_step`` computes both terms and applies gradients
+``multi_output``   a second model output ``[mu, log_var]`` with :class:`~vaekit.layers.KLLoss`
+(3)                as its Keras loss; the first output's loss is the BCE
+=================  ==========================================================================
+
+Example:
+    >>> from vaekit.config import ModelConfig
+    >>> model = build_vae(ModelConfig(kl_strategy="multi_output"))
+    >>> type(model).__name__
+    'MultiOutputVAE'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+from vaekit.architecture import build_decoder, build_encoder
+from vaekit.config import ModelConfig
+from vaekit.layers import SERIALIZABLE, KLDivergenceLayer, KLLoss, bce_loss, kl_loss
+
+
+def _versions() -> dict:
+    from vaekit import __version__
+
+    return {"vaekit": __version__, "keras": keras.__version__, "backend": keras.backend.backend()}
+
+
+class BaseVAE(keras.Model):
+    """Shared parts: the encoder and decoder sub-models, ``bce``/``kl`` trackers, serialization.
+
+    Args:
+        encoder: a model ``x -> [mu, log_var, z]``.
+        decoder: a model ``z -> x_hat``.
+        kl_factor: weight of the KL term.
+        model_config: the :class:`ModelConfig` as a dict, stored so a saved file can be rebuilt.
+        versions: vaekit/Keras/backend versions that wrote the model (filled in when None).
+    """
+
+    strategy = ""
+
+    def __init__(self, encoder, decoder, kl_factor, model_config=None, versions=None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.kl_factor = kl_factor
+        self.model_config = model_config
+        self.versions = versions or _versions()
+        self.bce_tracker = keras.metrics.Mean(name="bce")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        # The encoder and decoder are built functional models, so this model is built too. Saying
+        # so matters for "train_step", which never calls the model: unbuilt, Keras would skip its
+        # optimizer state on load.
+        self.built = True
+
+    @classmethod
+    def make_encoder(cls, config: ModelConfig):
+        return build_encoder(config)
+
+    @classmethod
+    def from_model_config(cls, config: ModelConfig, encoder=None, decoder=None):
+        """Build the encoder and decoder (unless given) and wire them with this strategy."""
+        return cls(
+            encoder=encoder if encoder is not None else cls.make_encoder(config),
+            decoder=decoder if decoder is not None else build_decoder(config),
+            kl_factor=config.kl_factor,
+            model_config=_plain(config),
+            name=f"vae_{cls.strategy}",
+        )
+
+    def call(self, inputs, training=None):
+        _, _, z = self.encoder(inputs, training=training)
+        return self.decoder(z, training=training)
+
+    def compile_arguments(self) -> dict:
+        """The ``compile`` arguments this wiring needs besides the optimizer."""
+        return {"loss": "binary_crossentropy"}
+
+    def targets(self, images):
+        """The ``y`` that ``fit`` pairs with a batch of images."""
+        return images
+
+    def _track(self, images, bce, kl):
+        # Weighted by batch size, as Keras weights its own "loss" tracker.
+        batch_size = ops.shape(images)[0]
+        self.bce_tracker.update_state(bce, sample_weight=batch_size)
+        self.kl_tracker.update_state(kl, sample_weight=batch_size)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "kl_factor": self.kl_factor,
+            "model_config": self.model_config,
+            "versions": self.versions,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+        return cls(encoder=encoder, decoder=decoder, **config)
+
+
+class _AddedLossVAE(BaseVAE):
+    """Wirings whose KL term reaches Keras through ``add_loss``: Keras adds ``self.losses``."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        kl = ops.sum(self.losses)  # exactly the KL term: no other layer adds a loss
+        self._track(x, total - kl, kl)
+        return total
+
+
+@SERIALIZABLE
+class LayerKLVAE(_AddedLossVAE):
+    """Strategy "layer": the encoder's :class:`KLDivergenceLayer` adds the KL term."""
+
+    strategy = "layer"
+
+    @classmethod
+    def make_encoder(cls, config: ModelConfig):
+        return build_encoder(config, kl_layer=KLDivergenceLayer(config.kl_factor, name="kl"))
+
+
+@SERIALIZABLE
+class AddLossVAE(_AddedLossVAE):
+    """Strategy "add_loss": the model's ``call`` adds the KL term itself."""
+
+    strategy = "add_loss"
+
+    def call(self, inputs, training=None):
+        mu, log_var, z = self.encoder(inputs, training=training)
+        self.add_loss(kl_loss(mu, log_var, self.kl_factor))
+        return self.decoder(z, training=training)
+
+
+@SERIALIZABLE
+class TrainStepVAE(BaseVAE):
+    """Strategy "train_step": explicit BCE + KL in a custom ``train_step`` and ``test_step``.
+
+    Gradients come from ``tf.GradientTape`` on TensorFlow and ``backward()`` on PyTorch.
+    """
+
+    strategy = "train_step"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.bce_tracker, self.kl_tracker]
+
+    def compile_arguments(self) -> dict:
+        return {"loss": None}
+
+    def _loss_terms(self, images, training):
+        mu, log_var, z = self.encoder(images, training=training)
+        reconstructions = self.decoder(z, training=training)
+        bce = bce_loss(images, reconstructions)
+        kl = kl_loss(mu, log_var, self.kl_factor)
+        # Regularisers a user adds to a layer still count, as they would under compile().
+        extra = ops.sum(self.losses) if self.losses else 0.0
+        return bce + kl + extra, bce, kl
+
+    def train_step(self, data):
+        images = data[0] if isinstance(data, tuple | list) else data
+        gradients, (loss, bce, kl) = _GRADIENTS[keras.backend.backend()](self, images)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self._report(images, loss, bce, kl)
+
+    def test_step(self, data):
+        images = data[0] if isinstance(data, tuple | list) else data
+        return self._report(images, *self._loss_terms(images, training=False))
+
+    def _report(self, images, loss, bce, kl):
+        self.loss_tracker.update_state(loss, sample_weight=ops.shape(images)[0])
+        self._track(images, bce, kl)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def _tensorflow_gradients(model, images):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        losses = model._loss_terms(images, training=True)
+        scaled = model.optimizer.scale_loss(losses[0])  # loss scaling under mixed_float16
+    return tape.gradient(scaled, model.trainable_weights), losses
+
+
+def _torch_gradients(model, images):
+    model.zero_grad()
+    losses = model._loss_terms(images, training=True)
+    model.optimizer.scale_loss(losses[0]).backward()
+    return [variable.value.grad for variable in model.trainable_weights], losses
+
+
+def _jax_gradients(model, images):
+    raise NotImplementedError(
+        "model.kl_strategy: 'train_step' supports the tensorflow and torch backends; "
+        "use 'layer', 'add_loss' or 'multi_output' on jax"
+    )
+
+
+_GRADIENTS = {"tensorflow": _tensorflow_gradients, "torch": _torch_gradients, "jax": _jax_gradients}
+
+
+@SERIALIZABLE
+class MultiOutputVAE(BaseVAE):
+    """Strategy "multi_output": outputs ``reconstruction`` and ``posterior`` (``[mu, log_var]``).
+
+    The BCE is the first output's Keras loss and :class:`KLLoss` the second's.
+    """
+
+    strategy = "multi_output"
+
+    def call(self, inputs, training=None):
+        mu, log_var, z = self.encoder(inputs, training=training)
+        posterior = ops.concatenate([mu, log_var], axis=-1)  # (B, 2 * z_dim)
+        return {"reconstruction": self.decoder(z, training=training), "posterior": posterior}
+
+    def compile_arguments(self) -> dict:
+        return {
+            "loss": {"reconstruction": "binary_crossentropy", "posterior": KLLoss(self.kl_factor)}
+        }
+
+    def targets(self, images):
+        # KLLoss ignores y_true; Keras still wants one target per output.
+        z_dim = self.encoder.outputs[0].shape[-1]
+        dummy = ops.zeros((ops.shape(images)[0], 2 * z_dim), dtype="float32")
+        return {"reconstruction": images, "posterior": dummy}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        mu, log_var = ops.split(y_pred["posterior"], 2, axis=-1)
+        kl = kl_loss(mu, log_var, self.kl_factor)
+        self._track(x, total - kl, kl)
+        return total
+
+
+STRATEGIES = {cls.strategy: cls for cls in (LayerKLVAE, AddLossVAE, TrainStepVAE, MultiOutputVAE)}
+
+
+def build_vae(config: ModelConfig, encoder=None, decoder=None) -> BaseVAE:
+    """Build the Keras VAE model of ``config.kl_strategy``."""
+    return STRATEGIES[config.kl_strategy].from_model_config(config, encoder, decoder)
+
+
+def _plain(config: ModelConfig) -> dict:
+    values = dataclasses.asdict(config)
+    values["input_dim"] = list(config.input_dim)
+    return values
