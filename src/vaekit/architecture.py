@@ -97,7 +97,10 @@ def build_encoder(config: ModelConfig, kl_layer=None):
     inputs = keras.Input(shape=tuple(config.input_dim), name="encoder_input")
     x = inputs
     convs = zip(
-        config.encoder_conv_filters, config.encoder_conv_kernel_size, config.encoder_conv_strides
+        config.encoder_conv_filters,
+        config.encoder_conv_kernel_size,
+        config.encoder_conv_strides,
+        strict=True,
     )
     for i, (filters, kernel_size, strides) in enumerate(convs):
         x = layers.Conv2D(
@@ -132,6 +135,7 @@ def build_decoder(config: ModelConfig):
             config.decoder_conv_t_filters,
             config.decoder_conv_t_kernel_size,
             config.decoder_conv_t_strides,
+            strict=True,
         )
     )
     for i, (filters, kernel_size, strides) in enumerate(convs):

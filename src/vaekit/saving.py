@@ -52,7 +52,11 @@ def read_model_header(path: str | Path) -> dict:
 
 
 def load_model(path: str | Path, compile: bool = True):
-    """Load a vaekit Keras model (with optimizer state when ``compile``), or raise ModelFileError."""
+    """Load a vaekit Keras model (with its optimizer state when ``compile``).
+
+    Raises:
+        ModelFileError: a missing, damaged, foreign or too new file.
+    """
     import keras
 
     read_model_header(path)

@@ -181,7 +181,7 @@ class TrainStepVAE(BaseVAE):
     def train_step(self, data):
         images = data[0] if isinstance(data, tuple | list) else data
         gradients, (loss, bce, kl) = _GRADIENTS[keras.backend.backend()](self, images)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
         return self._report(images, loss, bce, kl)
 
     def test_step(self, data):
