@@ -1,0 +1,87 @@
+"""The four KL wirings compute the same loss and the same gradients, and each trains."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import STRATEGIES
+
+from vaekit import VariationalAutoencoder
+from vaekit.layers import bce_loss, kl_loss
+
+VARIANTS = {
+    "reference": {},
+    "batch_norm_dropout": {"use_batch_norm": True, "use_dropout": True, "activation": "relu"},
+    "selu": {"activation": "selu", "use_dropout": True},
+}
+
+
+def one_sgd_step(strategy, images, reference=None, **overrides):
+    """Build a VAE with fixed seeds, copy ``reference``'s weights, take one SGD(lr=1) step.
+
+    With plain SGD at learning rate 1, ``weights_before - weights_after`` is the gradient.
+    """
+    settings = {"seed": 3, "kl_factor": 50.0, **overrides}  # a large KL weight so it matters
+    vae = VariationalAutoencoder(kl_strategy=strategy, **settings)
+    if reference is not None:
+        vae.encoder.set_weights(reference.encoder.get_weights())
+        vae.decoder.set_weights(reference.decoder.get_weights())
+    vae.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
+    before = [np.array(w) for w in vae.model.trainable_weights]
+    logs = vae.model.train_on_batch(images, vae.model.targets(images), return_dict=True)
+    gradients = [b - np.array(w) for b, w in zip(before, vae.model.trainable_weights, strict=True)]
+    return vae, logs, gradients
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_all_strategies_give_the_same_losses_and_gradients(images, variant):
+    overrides = VARIANTS[variant]
+    reference = VariationalAutoencoder(seed=3, kl_factor=50.0, **overrides)
+    results = {s: one_sgd_step(s, images, reference, **overrides) for s in STRATEGIES}
+    _, expected_logs, expected_gradients = results["layer"]
+    assert expected_logs["kl"] > 1e-2  # the KL term is really in play
+    for strategy in STRATEGIES[1:]:
+        _, logs, gradients = results[strategy]
+        for key in ("loss", "bce", "kl"):
+            np.testing.assert_allclose(logs[key], expected_logs[key], rtol=1e-5, err_msg=key)
+        # Tolerance relative to the largest gradient: a conv bias that feeds BatchNorm has a
+        # true gradient of exactly 0, so its computed value is rounding noise on every path.
+        scale = max(np.abs(g).max() for g in expected_gradients)
+        for got, want in zip(gradients, expected_gradients, strict=True):
+            np.testing.assert_allclose(
+                got, want, rtol=1e-4, atol=1e-5 * scale, err_msg=f"{strategy} gradient differs"
+            )
+
+
+def test_logged_loss_is_bce_plus_kl_by_the_reference_formula(images):
+    vae = VariationalAutoencoder(seed=5, kl_factor=0.5)
+    mu, log_var, z = vae.encoder(images)
+    reconstructions = vae.decoder(z)
+    bce = float(keras.ops.mean(keras.losses.binary_crossentropy(images, reconstructions)))
+    kl = 0.5 * float(-np.mean(1 + log_var - mu**2 - np.exp(log_var)))
+    np.testing.assert_allclose(float(bce_loss(images, reconstructions)), bce, rtol=1e-6)
+    np.testing.assert_allclose(float(kl_loss(mu, log_var, 0.5)), kl, rtol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("alias", [False, True])
+def test_strategy_trains_and_lowers_the_loss(mnist_small, strategy, alias):
+    x_train = mnist_small[0][:256]
+    name = STRATEGIES.index(strategy) if alias else strategy
+    vae = VariationalAutoencoder(kl_strategy=name, seed=1)
+    assert vae.config.kl_strategy == strategy
+    vae.compile(learning_rate=1e-3)
+    history = vae.fit(x_train, batch_size=64, epochs=2, verbose=0, validation_data=x_train[:64])
+    logs = history.history
+    assert {"loss", "bce", "kl", "val_loss", "val_bce", "val_kl"} <= set(logs)
+    assert logs["loss"][-1] < logs["loss"][0]
+    np.testing.assert_allclose(logs["loss"], np.add(logs["bce"], logs["kl"]), rtol=1e-5)
+
+
+def test_train_step_changes_weights_and_evaluate_does_not(images):
+    vae = VariationalAutoencoder(kl_strategy="train_step", seed=2)
+    vae.compile()
+    before = [np.array(w) for w in vae.model.weights]
+    vae.evaluate(images)
+    assert all(np.array_equal(b, w) for b, w in zip(before, vae.model.weights, strict=True))
+    vae.model.train_on_batch(images, images)
+    assert not all(np.array_equal(b, w) for b, w in zip(before, vae.model.weights, strict=True))
