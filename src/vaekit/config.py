@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,10 @@ def _int(minimum: int = 1, optional: bool = False):
 
 def _float(minimum: float = 0.0, maximum: float = math.inf, exclusive_min: bool = False):
     def check(name, value):
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        # abs() <= max rejects nan and inf, and ints beyond float range such as 10**400
+        # (math.isfinite would raise OverflowError on those).
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and abs(value) <= sys.float_info.max
         ok = ok and (value > minimum if exclusive_min else value >= minimum) and value <= maximum
         if not ok:
             low = f"> {minimum}" if exclusive_min else f">= {minimum}"
@@ -71,7 +75,8 @@ def _bool(name, value):
 
 def _choice(choices: tuple, aliases: dict | None = None):
     def check(name, value):
-        if aliases and not isinstance(value, bool) and value in aliases:
+        # Only true integers are aliases: 2.0 is not, and a list or dict is not hashable.
+        if aliases and type(value) is int and value in aliases:
             return aliases[value]
         if value not in choices:
             extra = f" (or {', '.join(map(str, aliases))})" if aliases else ""
@@ -100,7 +105,7 @@ def _input_dim(name, value):
 
 
 def _jit(name, value):
-    if value not in (True, False, "auto"):
+    if not isinstance(value, bool) and value != "auto":  # 1 == True, but 1 is not a setting
         _fail(name, value, "true, false or auto")
     return value
 
@@ -126,16 +131,24 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
-        r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$|^[-+]?\.(?:inf|Inf|INF)$"
-        r"|^\.(?:nan|NaN|NAN)$|^[-+]?(?:\d[\d_]*)?\.[\d_]*$"
+        # A mantissa needs a digit: ".", "-." and ".e5" stay strings (float() would reject them).
+        r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$|^[-+]?\.(?:inf|Inf|INF)$"
+        r"|^\.(?:nan|NaN|NAN)$|^[-+]?(?:\d[\d_]*\.[\d_]*|\.\d[\d_]*)$"
     ),
     list("-+0123456789."),
 )
 
 
 def parse_yaml(text: str):
-    """Parse YAML as vaekit configs do (safe, with ``1e-3`` read as a float)."""
-    return yaml.load(text, Loader=_Loader)
+    """Parse YAML as vaekit configs do (safe, with ``1e-3`` read as a float).
+
+    Raises :class:`yaml.YAMLError` for any text that is not valid YAML, including a bad explicit
+    tag (``!!int x``, which PyYAML reports as ``ValueError``) and nesting too deep to parse.
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except (ValueError, RecursionError) as error:
+        raise yaml.YAMLError(f"{type(error).__name__}: {error}") from None
 
 
 def _spec(default, check, **kwargs):
