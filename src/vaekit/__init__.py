@@ -11,7 +11,6 @@ import os
 
 # TensorFlow is the default backend (fastest on CPU here); KERAS_BACKEND set by the user wins.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 

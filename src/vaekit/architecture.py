@@ -28,7 +28,7 @@ def encoder_conv_shape(config: ModelConfig) -> tuple[int, int, int]:
     """Shape of the last encoder feature map: "same" padding gives ceil(size / stride)."""
     height, width, _ = config.input_dim
     for stride in config.encoder_conv_strides:
-        height, width = math.ceil(height / stride), math.ceil(width / stride)
+        height, width = -(-height // stride), -(-width // stride)  # exact integer ceil
     return height, width, config.encoder_conv_filters[-1]
 
 

@@ -99,8 +99,9 @@ def _int_list(name, value):
 
 def _input_dim(name, value):
     ok = isinstance(value, list | tuple) and len(value) == 3
-    if not ok or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
-        _fail(name, value, "[height, width, channels], three integers >= 1")
+    bad = lambda v: isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65536  # noqa: E731
+    if not ok or any(bad(v) for v in value):
+        _fail(name, value, "[height, width, channels], three integers from 1 to 65536")
     return tuple(value)
 
 
@@ -242,7 +243,8 @@ def _build_section(name: str, cls: type, values: Any):
     kwargs = {}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(f"{name}.{key}: unknown key{_suggest(key, fields)}")
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise ConfigError(f"{name}.{shown}: unknown key{_suggest(key, fields)}")
         kwargs[key] = fields[key].metadata["check"](f"{name}.{key}", value)
     return cls(**kwargs)
 
@@ -273,7 +275,8 @@ class Config:
             apply_override(values, override)
         for key in values:
             if key not in SECTIONS:
-                raise ConfigError(f"{key}: unknown section{_suggest(key, SECTIONS)}")
+                shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+                raise ConfigError(f"{shown}: unknown section{_suggest(key, SECTIONS)}")
         sections = {k: _build_section(k, c, values.get(k)) for k, c in SECTIONS.items()}
         config = cls(**sections)
         config.model.validate_shapes()

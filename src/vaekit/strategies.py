@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 from keras import ops
 
 from vaekit.architecture import build_decoder, build_encoder
@@ -95,6 +96,24 @@ class BaseVAE(keras.Model):
         batch_size = ops.shape(images)[0]
         self.bce_tracker.update_state(bce, sample_weight=batch_size)
         self.kl_tracker.update_state(kl, sample_weight=batch_size)
+
+    # Keras saves weights but not the state of random seed generators. Saving them here makes a
+    # loaded model (or resumed run) continue the same sampling and dropout noise stream.
+    def _noise_states(self):
+        return [gen.state for layer in self._flatten_layers() for gen in layer._seed_generators]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._noise_states()):
+            store[f"noise_state_{i}"] = np.array(state)
+
+    def load_own_variables(self, store):
+        super().load_own_variables(
+            {key: store[key] for key in store.keys() if not key.startswith("noise_state_")}
+        )
+        for i, state in enumerate(self._noise_states()):
+            if f"noise_state_{i}" in store.keys():
+                state.assign(store[f"noise_state_{i}"])
 
     def get_config(self):
         return {

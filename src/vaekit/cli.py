@@ -1,0 +1,142 @@
+"""The ``vaekit`` command: parse arguments, load the config, call :mod:`vaekit.run`.
+
+    vaekit train --config FILE [--set section.key=value ...] [--out RUN_DIR]
+    vaekit train --resume RUN_DIR [--set train.epochs=N ...]
+    vaekit evaluate RUN_DIR
+    vaekit plot RUN_DIR
+    vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
+
+A user mistake prints one line on stderr and exits with code 2, without a traceback.
+
+Example:
+    >>> main(["train", "--config", "no/such.yaml"])
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vaekit", description="Convolutional VAEs on Keras 3.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a new run, or resume one")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="YAML config with sections model, data, train")
+    source.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (parsed as YAML); repeatable",
+    )
+    train.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/NAME-TIME)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = commands.add_parser("evaluate", help="test-set loss, bce and kl of a run")
+    evaluate.add_argument("run_dir")
+
+    plot = commands.add_parser("plot", help="redraw the plots of a run")
+    plot.add_argument("run_dir")
+
+    generate = commands.add_parser("generate", help="decode samples from N(0, I) to a PNG")
+    generate.add_argument("run_dir")
+    generate.add_argument("-n", type=int, default=64, help="how many images (default 64)")
+    generate.add_argument("--out", required=True, help="PNG file to write")
+    generate.add_argument("--seed", type=int, default=None, help="seed of the latent samples")
+    return parser
+
+
+def _train(args) -> int:
+    from vaekit import run
+    from vaekit.config import Config
+
+    verbose = 0 if args.quiet else "auto"
+    if args.resume:
+        if args.out:
+            raise _usage("--out cannot be used with --resume (the run folder is RUN_DIR)")
+        folder = run.resume(args.resume, args.set, verbose=verbose)
+    else:
+        config = Config.load(args.config, args.set)
+        folder = run.train(config, args.out or run.default_run_dir(args.config), verbose=verbose)
+    rows = run.read_metrics(folder.metrics)
+    if rows:
+        last = rows[-1]
+        print(
+            f"epoch {last['epoch']}: loss {last['loss']:.4f}  bce {last['bce']:.4f}  "
+            f"kl {last['kl']:.5f}  ({last['seconds']:.1f} s/epoch)"
+        )
+    print(f"run folder: {folder.path}\nplots:      {folder.plots}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from vaekit import run
+
+    results = run.evaluate(args.run_dir)
+    print("  ".join(f"{key} {value:.5f}" for key, value in results.items()))
+    return 0
+
+
+def _plot(args) -> int:
+    from vaekit import run
+
+    for path in run.plot(args.run_dir):
+        print(path)
+    return 0
+
+
+def _generate(args) -> int:
+    from vaekit import run
+
+    print(run.generate(args.run_dir, args.n, args.out, seed=args.seed))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "generate": _generate}
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up log lines (which ignore log levels) muted."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ logs: grappler noise
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 user mistake)."""
+    args = _parser().parse_args(argv)  # argparse itself exits 2 on bad usage
+    _import_tensorflow_quietly()
+    from vaekit.errors import VaekitError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (VaekitError, _UsageError) as error:
+        print(f"vaekit: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""Training runs and their folders: train, resume, evaluate, plot, generate.
+
+A run folder holds::
+
+    config.yaml        the fully resolved configuration
+    model.keras        the final model (with its config and versions)
+    checkpoints/       the newest checkpoints, with optimizer state (see vaekit.callbacks)
+    metrics.csv        a row per epoch: epoch, loss, bce, kl, val_loss, val_bce, val_kl, seconds
+    plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png
+
+Everything the user can get wrong (config, data, folder) is checked before the folder is made.
+
+Example:
+    >>> from vaekit.config import Config
+    >>> config = Config.from_dict({"data": {"limit": 256}, "train": {"epochs": 1}})
+    >>> run = train(config, "/tmp/vaekit-doctest-run", verbose=0)  # doctest: +SKIP
+    >>> sorted(p.name for p in run.plots.iterdir())  # doctest: +SKIP
+    ['latent_space.png', 'loss.png', 'manifold.png', 'reconstructions.png', 'samples.png']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaekit import datasets
+from vaekit.callbacks import (
+    Checkpointer,
+    MetricsLog,
+    checkpoint_position,
+    latest_checkpoint,
+    read_metrics,
+)
+from vaekit.config import Config
+from vaekit.errors import ConfigError, DataError, VaekitError
+from vaekit.model import VariationalAutoencoder
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The paths of one run folder."""
+
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def model(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    @classmethod
+    def existing(cls, path: str | Path) -> RunFolder:
+        """A folder that must already hold a run (its config.yaml)."""
+        run = cls(Path(path))
+        if not run.config.is_file():
+            raise VaekitError(f"{run.path}: not a vaekit run folder (no config.yaml)")
+        return run
+
+
+@dataclass
+class Data:
+    """The arrays a run uses: training images, validation images (or None), test split."""
+
+    x_train: np.ndarray
+    x_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray | None
+
+
+def load_data(config: Config) -> Data:
+    """Load and check the configured data set against the model and the batch size."""
+    (x_train, _), (x_test, y_test) = datasets.load(config.data.dataset, limit=config.data.limit)
+    expected = tuple(config.model.input_dim)
+    if tuple(x_train.shape[1:]) != expected:
+        raise DataError(
+            f"{config.data.dataset}: images have shape {tuple(x_train.shape[1:])}, "
+            f"but model.input_dim is {list(expected)}; make them agree"
+        )
+    validation = config.data.validation
+    x_val = {"test": x_test, "none": None}.get(validation) if isinstance(validation, str) else None
+    if isinstance(validation, float):
+        held_out = max(1, round(len(x_train) * validation))
+        if held_out >= len(x_train):
+            raise ConfigError(f"data.validation: got {validation}, which leaves no training images")
+        x_train, x_val = x_train[:-held_out], x_train[-held_out:]
+    if config.train.batch_size > len(x_train):
+        raise ConfigError(
+            f"train.batch_size: got {config.train.batch_size}, larger than the "
+            f"{len(x_train)} training images; use at most {len(x_train)}"
+        )
+    return Data(x_train, x_val, x_test, y_test)
+
+
+def default_run_dir(config_path: str | Path | None) -> Path:
+    """``runs/<config name>-<date-time>``."""
+    stem = Path(config_path).stem if config_path else "run"
+    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_vae(config: Config) -> VariationalAutoencoder:
+    """A compiled VAE for ``config``, built under ``train.precision``, seeded by ``train.seed``."""
+    import keras
+
+    keras.utils.set_random_seed(config.train.seed)
+    with _dtype_policy(config.train.precision):
+        vae = VariationalAutoencoder.from_config(config.model)
+    _compile(vae, config)
+    return vae
+
+
+def _compile(vae: VariationalAutoencoder, config: Config, optimizer=None) -> None:
+    from vaekit.device import configure
+
+    settings = configure(config.train)
+    kwargs = {
+        "jit_compile": settings["jit_compile"],
+        "steps_per_execution": config.train.steps_per_execution,
+    }
+    if optimizer is not None:
+        kwargs["optimizer"] = optimizer
+    vae.compile(learning_rate=config.train.learning_rate, **kwargs)
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
+    """Train a new run into folder ``out`` (which must not hold a run yet)."""
+    run = RunFolder(Path(out))
+    if run.config.exists():
+        raise VaekitError(
+            f"{run.path}: already holds a run; continue it with --resume "
+            f"{run.path}, or choose another --out"
+        )
+    data = load_data(config)  # user mistakes surface before anything is written
+    vae = build_vae(config)
+    config.save(run.config)
+    return _fit(vae, config, run, data, initial_epoch=0, verbose=verbose)
+
+
+def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
+    """Continue a run from its newest complete checkpoint (``overrides`` may change ``train.*``)."""
+    from vaekit.saving import load_model
+
+    run = RunFolder.existing(path)
+    saved = Config.load(run.config)
+    config = Config.load(run.config, overrides)
+    if config.model != saved.model or config.data != saved.data:
+        raise ConfigError("--set: only train.* settings can change when resuming a run")
+    checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
+    if checkpoint is None:
+        raise VaekitError(f"{run.checkpoints}: no complete checkpoint to resume from")
+    epochs_done, _ = checkpoint_position(checkpoint)
+    if epochs_done >= config.train.epochs:
+        raise ConfigError(
+            f"train.epochs: got {config.train.epochs}, but the run has already "
+            f"done {epochs_done} epochs; pass --set train.epochs=N with N > "
+            f"{epochs_done} to continue"
+        )
+    data = load_data(config)
+    vae = VariationalAutoencoder.from_config(config.model, build=False)
+    vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
+    _compile(vae, config, optimizer=model.optimizer)
+    config.save(run.config)
+    rows = read_metrics(run.metrics, up_to_epoch=epochs_done)
+    return _fit(vae, config, run, data, initial_epoch=epochs_done, rows=rows, verbose=verbose)
+
+
+def _fit(
+    vae, config: Config, run: RunFolder, data: Data, initial_epoch: int, rows=(), verbose="auto"
+) -> RunFolder:
+    callbacks = [
+        MetricsLog(run.metrics, rows),
+        Checkpointer(
+            run.checkpoints,
+            keep=config.train.keep_checkpoints,
+            every_steps=config.train.checkpoint_every_steps,
+        ),
+    ]
+    vae.fit(
+        data.x_train,
+        batch_size=config.train.batch_size,
+        epochs=config.train.epochs,
+        initial_epoch=initial_epoch,
+        validation_data=data.x_val,
+        callbacks=callbacks,
+        shuffle=config.train.shuffle,
+        seed=config.train.seed,
+        verbose=verbose,
+    )
+    vae.save(run.model)
+    write_plots(vae, run, data.x_test, data.y_test, seed=config.train.seed)
+    return run
+
+
+def write_plots(vae, run: RunFolder, x_test, y_test, seed: int = 0) -> list[Path]:
+    """Draw every plot of a run into ``run.plots``; returns the files written."""
+    from vaekit import plots
+
+    written = []
+    mu = vae.encode(x_test)
+    plots.plot_latent_space(mu, y_test, run.plots / "latent_space.png")
+    written.append(run.plots / "latent_space.png")
+    originals = x_test[:10]
+    plots.plot_reconstructions(
+        originals, vae.reconstruct(originals), run.plots / "reconstructions.png"
+    )
+    written.append(run.plots / "reconstructions.png")
+    plots.plot_samples(vae.generate(64, seed=seed), run.plots / "samples.png")
+    written.append(run.plots / "samples.png")
+    if vae.config.z_dim == 2:
+        plots.plot_manifold(vae.decode, run.plots / "manifold.png")
+        written.append(run.plots / "manifold.png")
+    rows = read_metrics(run.metrics)
+    if rows:
+        plots.plot_loss(rows, run.plots / "loss.png")
+        written.append(run.plots / "loss.png")
+    return written
+
+
+def load_run_model(run: RunFolder) -> VariationalAutoencoder:
+    """The run's final model, or its newest checkpoint when training did not finish."""
+    if run.model.exists():
+        return VariationalAutoencoder.load(run.model)
+    from vaekit.saving import load_model
+
+    checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
+    if checkpoint is None:
+        raise VaekitError(f"{run.path}: holds neither model.keras nor a complete checkpoint")
+    return VariationalAutoencoder.load(checkpoint)
+
+
+def evaluate(path: str | Path, batch_size: int | None = None) -> dict:
+    """Test-set ``loss``, ``bce`` and ``kl`` of a run's model."""
+    run = RunFolder.existing(path)
+    config = Config.load(run.config)
+    vae = load_run_model(run)
+    (_, _), (x_test, _) = datasets.load(config.data.dataset, limit=config.data.limit)
+    return vae.evaluate(x_test, batch_size=batch_size or config.train.batch_size)
+
+
+def plot(path: str | Path) -> list[Path]:
+    """Redraw a run's plots from its model and metrics."""
+    run = RunFolder.existing(path)
+    config = Config.load(run.config)
+    (_, _), (x_test, y_test) = datasets.load(config.data.dataset, limit=config.data.limit)
+    return write_plots(load_run_model(run), run, x_test, y_test, seed=config.train.seed)
+
+
+def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:
+    """Decode ``n`` samples of ``z ~ N(0, I)`` from a run's model into an image grid."""
+    from vaekit import plots
+
+    if n < 1:
+        raise VaekitError(f"-n: got {n}, expected an integer >= 1")
+    run = RunFolder.existing(path)
+    vae = load_run_model(run)
+    plots.plot_samples(vae.generate(n, seed=seed), out)
+    return Path(out)
