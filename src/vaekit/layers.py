@@ -14,7 +14,7 @@ Example:
     >>> mu, log_var = np.zeros((4, 2), "float32"), np.zeros((4, 2), "float32")
     >>> float(kl_loss(mu, log_var, kl_factor=1.0))
     0.0
-    >>> Sampling(seed=1)([mu, log_var]).shape
+    >>> tuple(Sampling(seed=1)([mu, log_var]).shape)
     (4, 2)
 """
 

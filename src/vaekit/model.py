@@ -10,7 +10,9 @@ Example (the reference workflow on a small MNIST subset):
     ...     decoder_conv_t_filters=[64, 32, 1], decoder_conv_t_kernel_size=[3, 3, 3],
     ...     decoder_conv_t_strides=[2, 2, 1],
     ...     z_dim=2, kl_factor=2e-4, kl_strategy="layer", build=False)
-    >>> vae.build_encoder(); vae.build_decoder(); vae.build_model()
+    >>> encoder = vae.build_encoder()
+    >>> decoder = vae.build_decoder()
+    >>> model = vae.build_model()
     >>> vae.compile(learning_rate=5e-4)
     >>> history = vae.fit(x_train, batch_size=128, epochs=1, verbose=0)
     >>> sorted(history.history)
