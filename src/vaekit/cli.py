@@ -6,7 +6,9 @@
     vaekit plot RUN_DIR
     vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
 
-A user mistake prints one line on stderr and exits with code 2, without a traceback.
+Exit codes: 0 done; 2 a user mistake (one line on stderr, no traceback); 3 training diverged
+(NaN or inf loss); 130 / 143 stopped by SIGINT / SIGTERM after checkpointing (the message gives
+the command that resumes).
 
 Example:
     >>> main(["train", "--config", "no/such.yaml"])
@@ -17,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import warnings
+from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,13 +134,34 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 user mistake)."""
     args = _parser().parse_args(argv)  # argparse itself exits 2 on bad usage
     _import_tensorflow_quietly()
-    from vaekit.errors import VaekitError
+    from vaekit.errors import Interrupted, VaekitError
 
+    warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)
-    except (VaekitError, _UsageError) as error:
+    except _UsageError as error:
         print(f"vaekit: error: {error}", file=sys.stderr)
         return 2
+    except VaekitError as error:
+        print(f"vaekit: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except Interrupted as stop:
+        name = signal.Signals(stop.signal_number).name
+        run_dir = Path(stop.checkpoint).parent.parent if stop.checkpoint else "RUN_DIR"
+        print(
+            f"vaekit: stopped by {name}; checkpoint {stop.checkpoint}\n"
+            f"resume with: vaekit train --resume {run_dir}",
+            file=sys.stderr,
+        )
+        return 128 + stop.signal_number
+    except KeyboardInterrupt:
+        print("vaekit: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # Notices (a skipped damaged checkpoint, rescaled integer images) as one readable line.
+    print(f"vaekit: warning: {message}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""Errors raised for user mistakes.
+"""Errors raised for user mistakes and for training that cannot go on.
 
 Every error here is meant to be read by a person: its message is one line naming the field or file,
-the value given and what would be valid. The CLI prints it and exits with code 2, no traceback.
+the value given and what would be valid. The CLI prints it and exits with the error's
+``exit_code`` (2 for a mistake in the input), with no traceback.
 """
 
 
 class VaekitError(ValueError):
     """Base class of vaekit's user-facing errors (a subclass of ``ValueError``)."""
+
+    exit_code = 2
 
 
 class ConfigError(VaekitError):
@@ -19,3 +22,23 @@ class DataError(VaekitError):
 
 class ModelFileError(VaekitError):
     """A model or checkpoint file that is missing, corrupt or not a vaekit model."""
+
+
+class TrainingDiverged(VaekitError):
+    """The loss became NaN or infinite; nothing was saved after the last good checkpoint."""
+
+    exit_code = 3
+
+
+class Interrupted(Exception):  # noqa: N818 (a signal, not a fault)
+    """Training stopped on SIGINT or SIGTERM after checkpointing the current step.
+
+    Attributes:
+        signal_number: the signal received; the CLI exits with ``128 + signal_number``.
+        checkpoint: the checkpoint written at the stop.
+    """
+
+    def __init__(self, signal_number: int, checkpoint):
+        self.signal_number = signal_number
+        self.checkpoint = checkpoint
+        super().__init__(f"interrupted by signal {signal_number}; checkpoint {checkpoint}")

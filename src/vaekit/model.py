@@ -135,39 +135,56 @@ class VariationalAutoencoder:
         shuffle=True,
         seed=0,
         verbose="auto",
+        initial_step=0,
     ):
         """Train on images ``x`` (N, H, W, C) in [0, 1]; returns the Keras ``History``.
 
         Batches are streamed (see :mod:`vaekit.pipeline`): epoch ``e`` sees the permutation
         drawn from ``(seed, e)``, so a run resumed with ``initial_epoch`` sees the same order.
+        ``initial_step`` resumes inside ``initial_epoch``: its first batches are skipped, and that
+        partial epoch runs as a ``fit`` of its own before the remaining epochs.
         ``validation_data`` is an image array (or ``(x, y)``, of which ``x`` is used).
         """
         from vaekit.pipeline import make_dataset, steps_per_epoch
 
         self._require_model()
-        data = make_dataset(
-            x,
-            batch_size,
-            targets=self.model.targets,
-            shuffle=shuffle,
-            seed=seed,
-            first_epoch=initial_epoch,
-            epochs=epochs,
-        )
         validation = None
         if validation_data is not None:
             images = validation_data[0] if isinstance(validation_data, tuple) else validation_data
             validation = make_dataset(images, batch_size, targets=self.model.targets, shuffle=False)
-        return self.model.fit(
-            data,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch(len(x), batch_size),
-            validation_data=validation,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,
-        )  # the pipeline shuffles
+        steps = steps_per_epoch(len(x), batch_size)
+        history = None
+        # (first epoch, end epoch, batches to skip): a partial epoch first, then whole ones.
+        phases = [(initial_epoch, epochs, 0)]
+        if initial_step:
+            phases = [
+                (initial_epoch, initial_epoch + 1, initial_step),
+                (initial_epoch + 1, epochs, 0),
+            ]
+        for first, end, skip in phases:
+            if first >= end:
+                continue
+            data = make_dataset(
+                x,
+                batch_size,
+                targets=self.model.targets,
+                shuffle=shuffle,
+                seed=seed,
+                first_epoch=first,
+                epochs=end,
+                first_step=skip,
+            )
+            history = self.model.fit(
+                data,
+                epochs=end,
+                initial_epoch=first,
+                steps_per_epoch=steps - skip,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )  # the pipeline shuffles
+        return history
 
     def evaluate(self, x, batch_size=128, verbose=0) -> dict:
         """Mean ``loss``, ``bce`` and ``kl`` over images ``x``."""

@@ -42,6 +42,7 @@ def make_dataset(
     seed: int = 0,
     first_epoch: int = 0,
     epochs: int = 1,
+    first_step: int = 0,
 ):
     """Batches ``(x, y)`` for epochs ``first_epoch .. epochs - 1``, for ``model.fit``.
 
@@ -52,13 +53,14 @@ def make_dataset(
         shuffle: draw a fresh permutation each epoch.
         seed: seed of the permutations.
         first_epoch, epochs: the epochs to produce; pass ``steps_per_epoch`` to ``fit``.
+        first_step: batches of ``first_epoch`` already done (a mid-epoch resume skips them).
     """
     targets = targets or (lambda x: x)
     build = _BUILDERS.get(keras.backend.backend(), _py_dataset)
-    return build(images, batch_size, targets, shuffle, seed, first_epoch, epochs)
+    return build(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step)
 
 
-def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs):
+def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
     import tensorflow as tf
 
     n = len(images)
@@ -77,6 +79,7 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs)
     return (
         tf.data.Dataset.range(first_epoch, epochs)
         .flat_map(batches_of_epoch)
+        .skip(first_step)  # skips index batches only: nothing is gathered for them
         .map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
         # flat_map hides the length; state it so Keras knows where an evaluation pass ends.
@@ -91,26 +94,31 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs)
 class _EpochBatches(keras.utils.PyDataset):
     """The same stream for backends without tf.data: one epoch per pass, advanced at its end."""
 
-    def __init__(self, images, batch_size, targets, shuffle, seed, first_epoch, epochs):
+    def __init__(self, images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
         super().__init__()
         self.images, self.batch_size, self.targets = images, batch_size, targets
         self.shuffle, self.seed, self.epoch = shuffle, seed, first_epoch
         self.order = epoch_order(len(images), seed, first_epoch, shuffle)
+        self.skip = first_step  # a mid-epoch resume starts its first pass further in
 
     def __len__(self):
-        return steps_per_epoch(len(self.images), self.batch_size)
+        return steps_per_epoch(len(self.images), self.batch_size) - self.skip
 
     def __getitem__(self, index):
+        index += self.skip
         batch = self.images[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
         return batch, keras.ops.convert_to_numpy(self.targets(batch))
 
     def on_epoch_end(self):
+        self.skip = 0
         self.epoch += 1
         self.order = epoch_order(len(self.images), self.seed, self.epoch, self.shuffle)
 
 
-def _py_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs):
-    return _EpochBatches(images, batch_size, targets, shuffle, seed, first_epoch, epochs)
+def _py_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
+    return _EpochBatches(
+        images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step
+    )
 
 
 _BUILDERS = {"tensorflow": _tf_dataset}

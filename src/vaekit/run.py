@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vaekit import datasets
-from vaekit.callbacks import (
+from vaekit.callbacks import MetricsLog, read_metrics
+from vaekit.checkpoints import (
     Checkpointer,
-    MetricsLog,
     checkpoint_position,
     latest_checkpoint,
-    read_metrics,
+    list_checkpoints,
+    read_state,
 )
 from vaekit.config import Config
 from vaekit.errors import ConfigError, DataError, VaekitError
@@ -162,11 +164,17 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     data = load_data(config)  # user mistakes surface before anything is written
     vae = build_vae(config)
     config.save(run.config)
-    return _fit(vae, config, run, data, initial_epoch=0, verbose=verbose)
+    return _fit(vae, config, run, data, verbose=verbose)
 
 
 def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
-    """Continue a run from its newest complete checkpoint (``overrides`` may change ``train.*``)."""
+    """Continue a run from its newest complete checkpoint (``overrides`` may change ``train.*``).
+
+    The checkpoint may sit inside an epoch (step checkpoints, or a stop on SIGINT/SIGTERM): the
+    run then continues at the next step with that epoch's data order, noise and running metrics,
+    so its ``metrics.csv`` equals that of a run that never stopped. A run killed before its first
+    checkpoint starts again from the beginning.
+    """
     from vaekit.saving import load_model
 
     run = RunFolder.existing(path)
@@ -176,45 +184,87 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
         raise ConfigError("--set: only train.* settings can change when resuming a run")
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None:
-        raise VaekitError(f"{run.checkpoints}: no complete checkpoint to resume from")
-    epochs_done, _ = checkpoint_position(checkpoint)
-    if epochs_done >= config.train.epochs:
+        warnings.warn(
+            f"{run.checkpoints}: no complete checkpoint yet; training again from epoch 1",
+            stacklevel=2,
+        )
+        data = load_data(config)
+        vae = build_vae(config)
+        config.save(run.config)
+        return _fit(vae, config, run, data, verbose=verbose)
+    position = checkpoint_position(checkpoint)
+    finished = position[0] >= config.train.epochs
+    if finished and run.model.exists():
         raise ConfigError(
             f"train.epochs: got {config.train.epochs}, but the run has already "
-            f"done {epochs_done} epochs; pass --set train.epochs=N with N > "
-            f"{epochs_done} to continue"
+            f"done {position[0]} epochs; pass --set train.epochs=N with N > "
+            f"{position[0]} to continue"
         )
     data = load_data(config)
     vae = VariationalAutoencoder.from_config(config.model, build=False)
     vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
+    if finished:  # stopped after its last checkpoint: only the final files are missing
+        return _finish(vae, run, data, config)
+    model.optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
     _compile(vae, config, optimizer=model.optimizer)
     config.save(run.config)
-    rows = read_metrics(run.metrics, up_to_epoch=epochs_done)
-    return _fit(vae, config, run, data, initial_epoch=epochs_done, rows=rows, verbose=verbose)
+    rows = read_metrics(run.metrics, up_to_epoch=position[0])
+    return _fit(vae, config, run, data, position, rows, read_state(checkpoint), verbose)
 
 
 def _fit(
-    vae, config: Config, run: RunFolder, data: Data, initial_epoch: int, rows=(), verbose="auto"
+    vae,
+    config: Config,
+    run: RunFolder,
+    data: Data,
+    position=(0, 0),
+    rows=(),
+    state=None,
+    verbose="auto",
 ) -> RunFolder:
+    from vaekit.guards import NonFiniteGuard, SignalStop
+
+    mid_epoch = position[1] > 0
+    checkpointer = Checkpointer(
+        run.checkpoints,
+        keep=config.train.keep_checkpoints,
+        every_steps=config.train.checkpoint_every_steps,
+        initial_position=position,
+        state=state if mid_epoch else None,
+    )
+    guard = NonFiniteGuard(
+        hint=f"try a lower train.learning_rate (now {config.train.learning_rate:g}; resume with "
+        f"--set train.learning_rate=...) or a new run with a lower model.kl_factor (now "
+        f"{config.model.kl_factor:g})",
+        last_good=lambda: (list_checkpoints(run.checkpoints) or [None])[-1],
+        initial_position=position,
+    )
+    carried = state.get("epoch_seconds", 0.0) if mid_epoch and state else 0.0
+    # Order matters: the guard raises before anything saves NaN weights, the metrics row is
+    # written before the epoch's checkpoint, and the signal stop uses the checkpointer's position.
     callbacks = [
-        MetricsLog(run.metrics, rows),
-        Checkpointer(
-            run.checkpoints,
-            keep=config.train.keep_checkpoints,
-            every_steps=config.train.checkpoint_every_steps,
-        ),
+        guard,
+        MetricsLog(run.metrics, rows, carried),
+        checkpointer,
+        SignalStop(checkpointer),
     ]
     vae.fit(
         data.x_train,
         batch_size=config.train.batch_size,
         epochs=config.train.epochs,
-        initial_epoch=initial_epoch,
+        initial_epoch=position[0],
+        initial_step=position[1],
         validation_data=data.x_val,
         callbacks=callbacks,
         shuffle=config.train.shuffle,
         seed=config.train.seed,
         verbose=verbose,
     )
+    return _finish(vae, run, data, config)
+
+
+def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
+    """Write the final model and the plots."""
     vae.save(run.model)
     write_plots(vae, run, data.x_test, data.y_test, seed=config.train.seed)
     return run

@@ -1,0 +1,165 @@
+"""Checkpoints a run can always resume from exactly, even after ``kill -9``.
+
+A checkpoint is a ``.keras`` file named ``ckpt-eEEEE-sSSSSSS.keras``: ``EEEE`` epochs done and
+``SSSSSS`` steps done in the next one (0 at an epoch's end). Besides the model, its optimizer state
+and its noise-generator states (see :mod:`vaekit.strategies`), the archive holds
+``vaekit_state.json``: the position, the running metric accumulators of the epoch in progress and
+the seconds it had run, so a run resumed mid-epoch logs the same epoch metrics as one that never
+stopped. Files are written atomically and only the newest ``keep`` are kept.
+
+Example:
+    >>> checkpoint_name(3, 120)
+    'ckpt-e0003-s000120.keras'
+    >>> checkpoint_position("ckpt-e0003-s000120.keras")
+    (3, 120)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from vaekit.errors import ModelFileError
+from vaekit.io import atomic_path
+
+_NAME = re.compile(r"^ckpt-e(\d{4,})-s(\d{6,})\.keras$")
+STATE_MEMBER = "vaekit_state.json"
+
+
+def checkpoint_name(epochs_done: int, steps: int = 0) -> str:
+    """The file name of the checkpoint after ``epochs_done`` epochs and ``steps`` more steps."""
+    return f"ckpt-e{epochs_done:04d}-s{steps:06d}.keras"
+
+
+def checkpoint_position(path: str | Path) -> tuple[int, int]:
+    """``(epochs_done, steps)`` of a checkpoint file name."""
+    match = _NAME.match(Path(path).name)
+    if match is None:
+        raise ModelFileError(f"{path}: not a checkpoint name (expected ckpt-eEEEE-sSSSSSS.keras)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def list_checkpoints(folder: str | Path) -> list[Path]:
+    """Checkpoint files of a folder, oldest first (temporary files are not listed)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [path for path in folder.iterdir() if _NAME.match(path.name)]
+    return sorted(found, key=checkpoint_position)
+
+
+def read_state(path: str | Path) -> dict:
+    """The ``vaekit_state.json`` of a checkpoint (position, metric accumulators, seconds)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(STATE_MEMBER))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
+        raise ModelFileError(
+            f"{path}: checkpoint has no readable training state ({error})"
+        ) from None
+
+
+def latest_checkpoint(folder: str | Path, loader):
+    """Load the newest checkpoint that loads; returns ``(path, loaded)`` or ``(None, None)``.
+
+    A damaged newer checkpoint is reported with a warning and the previous one is used.
+    """
+    for path in reversed(list_checkpoints(folder)):
+        try:
+            read_state(path)
+            return path, loader(path)
+        except ModelFileError as error:
+            warnings.warn(f"skipping damaged checkpoint: {error}", stacklevel=2)
+    return None, None
+
+
+def metric_states(model) -> dict:
+    """The variables of each of the model's metrics, by metric name (JSON-ready)."""
+    return {
+        m.name: [np.asarray(v).tolist() for v in m.variables] for m in model.metrics if m.variables
+    }
+
+
+def restore_metric_states(model, states: dict) -> None:
+    """Assign saved metric variables back (metrics not yet built or unknown are left alone)."""
+    for metric in model.metrics:
+        saved = states.get(metric.name)
+        if saved is not None and len(saved) == len(metric.variables):
+            for variable, value in zip(metric.variables, saved, strict=True):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves a checkpoint at every epoch's end and, optionally, every N steps.
+
+    Args:
+        folder: the checkpoints folder.
+        keep: how many checkpoints to keep (>= 1).
+        every_steps: also save every this many steps inside an epoch (None: never).
+        initial_position: ``(epoch, steps)`` where this ``fit`` starts; with ``steps > 0`` it
+            resumes mid-epoch, restoring ``state``'s metric accumulators.
+        state: the ``vaekit_state.json`` of the checkpoint being resumed, if any.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        keep: int = 2,
+        every_steps: int | None = None,
+        initial_position: tuple[int, int] = (0, 0),
+        state: dict | None = None,
+    ):
+        super().__init__()
+        self.folder = Path(folder)
+        self.keep = keep
+        self.every_steps = every_steps
+        self.initial_position = initial_position
+        self.state = state
+        self.epoch, self.steps, self.last_saved = initial_position[0], 0, None
+        self._started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.steps = epoch, 0
+        self._started = time.perf_counter()
+        if self.state is not None and epoch == self.initial_position[0]:
+            self.steps = self.initial_position[1]
+            restore_metric_states(self.model, self.state.get("metrics", {}))
+            self._started -= self.state.get("epoch_seconds", 0.0)
+            self.state = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        # `batch` is the last step of this execution; counted from where this fit started.
+        offset = self.initial_position[1] if self.epoch == self.initial_position[0] else 0
+        previous, self.steps = self.steps, offset + batch + 1
+        epoch_end = self.steps >= offset + (self.params or {}).get("steps", self.steps + 1)
+        due = self.every_steps and self.steps // self.every_steps > previous // self.every_steps
+        if due and not epoch_end:  # at the epoch's last step, on_epoch_end saves instead
+            self.save(self.epoch, self.steps)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1, 0)
+
+    def save(self, epochs_done: int, steps: int) -> Path:
+        """Write one checkpoint atomically and prune the oldest beyond ``keep``."""
+        path = self.folder / checkpoint_name(epochs_done, steps)
+        state = {
+            "epochs_done": epochs_done,
+            "steps": steps,
+            "metrics": metric_states(self.model) if steps else {},
+            "epoch_seconds": time.perf_counter() - self._started if steps else 0.0,
+        }
+        with atomic_path(path) as temporary:
+            self.model.save(temporary)
+            with zipfile.ZipFile(temporary, "a") as archive:
+                archive.writestr(STATE_MEMBER, json.dumps(state))
+        self.last_saved = path
+        for old in list_checkpoints(self.folder)[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path

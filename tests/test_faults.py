@@ -1,0 +1,237 @@
+"""Interrupted or crashed training resumes where it stopped, with the same metrics."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaekit.callbacks import read_metrics
+from vaekit.checkpoints import checkpoint_position, list_checkpoints, read_state
+from vaekit.cli import main
+
+CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
+# 512 images in batches of 64: 8 steps an epoch; a checkpoint every 3 steps, all of them kept.
+SETTINGS = [
+    "data.limit=512",
+    "train.batch_size=64",
+    "train.epochs=3",
+    "train.checkpoint_every_steps=3",
+    "train.keep_checkpoints=100",
+]
+METRICS = ("loss", "bce", "kl", "val_loss", "val_bce", "val_kl")
+
+
+def sets(settings):
+    return [arg for setting in settings for arg in ("--set", setting)]
+
+
+def assert_same_metrics(got_dir, expected_dir):
+    got, expected = (
+        read_metrics(got_dir / "metrics.csv"),
+        read_metrics(expected_dir / "metrics.csv"),
+    )
+    assert [row["epoch"] for row in got] == [row["epoch"] for row in expected]
+    for key in METRICS:
+        np.testing.assert_allclose(
+            [r[key] for r in got], [r[key] for r in expected], rtol=1e-6, err_msg=key
+        )
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    """An uninterrupted run that keeps every checkpoint (epoch ends and every 3 steps)."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    assert main(["train", "--config", CONFIG, "--out", str(out), "--quiet", *sets(SETTINGS)]) == 0
+    return out
+
+
+def crash_copy(run, tmp_path, keep_up_to):
+    """A copy of ``run`` as if it had crashed right after writing checkpoint ``keep_up_to``."""
+    copy = tmp_path / "crashed"
+    shutil.copytree(run, copy)
+    for path in list_checkpoints(copy / "checkpoints"):
+        if checkpoint_position(path) > checkpoint_position(keep_up_to):
+            path.unlink()
+    (copy / "model.keras").unlink()
+    shutil.rmtree(copy / "plots")
+    return copy
+
+
+def test_step_checkpoints_follow_the_cadence(straight_run):
+    names = [p.name for p in list_checkpoints(straight_run / "checkpoints")]
+    expected = [f"ckpt-e{e:04d}-s{s:06d}.keras" for e in range(3) for s in (3, 6)]
+    expected += [f"ckpt-e{e:04d}-s000000.keras" for e in (1, 2, 3)]
+    assert sorted(names) == sorted(expected)
+    state = read_state(straight_run / "checkpoints" / "ckpt-e0001-s000006.keras")
+    assert state["epochs_done"] == 1 and state["steps"] == 6 and "loss" in state["metrics"]
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    ["ckpt-e0000-s000003.keras", "ckpt-e0001-s000006.keras", "ckpt-e0002-s000000.keras"],
+)
+def test_resume_from_any_checkpoint_gives_the_uninterrupted_metrics(
+    straight_run, tmp_path, checkpoint
+):
+    crashed = crash_copy(straight_run, tmp_path, checkpoint)
+    assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
+    assert_same_metrics(crashed, straight_run)
+
+
+def test_a_corrupt_latest_checkpoint_is_reported_and_the_previous_used(
+    straight_run, tmp_path, capsys
+):
+    crashed = crash_copy(straight_run, tmp_path, "ckpt-e0001-s000006.keras")
+    latest = crashed / "checkpoints" / "ckpt-e0001-s000006.keras"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])  # torn write
+    assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
+    assert "skipping damaged checkpoint" in capsys.readouterr().err
+    assert_same_metrics(crashed, straight_run)
+
+
+def test_keep_prunes_old_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    settings = [
+        "data.limit=256",
+        "train.batch_size=64",
+        "train.epochs=2",
+        "train.checkpoint_every_steps=1",
+        "train.keep_checkpoints=2",
+    ]
+    assert main(["train", "--config", CONFIG, "--out", str(out), "--quiet", *sets(settings)]) == 0
+    names = [p.name for p in list_checkpoints(out / "checkpoints")]
+    assert names == ["ckpt-e0001-s000003.keras", "ckpt-e0002-s000000.keras"]
+
+
+def test_nan_loss_stops_and_leaves_the_last_good_files_untouched(tmp_path, capsys):
+    out = tmp_path / "run"
+    settings = ["data.limit=256", "train.batch_size=64", "train.epochs=1"]
+    assert main(["train", "--config", CONFIG, "--out", str(out), "--quiet", *sets(settings)]) == 0
+    before = {
+        p: p.read_bytes()
+        for p in [*out.glob("checkpoints/*"), out / "model.keras", out / "metrics.csv"]
+    }
+    capsys.readouterr()
+    code = main(
+        [
+            "train",
+            "--resume",
+            str(out),
+            "--quiet",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "train.learning_rate=1e6",
+        ]
+    )
+    error = capsys.readouterr().err
+    assert code == 3
+    assert "training diverged" in error and "epoch 2, step" in error
+    assert "learning_rate" in error and "kl_factor" in error
+    assert {p: p.read_bytes() for p in before} == before
+    assert list(out.glob("checkpoints/*")) == list(before)[:1]
+
+
+def start_training(out, settings, env=None):
+    command = [
+        sys.executable,
+        "-m",
+        "vaekit.cli",
+        "train",
+        "--config",
+        CONFIG,
+        "--out",
+        str(out),
+        "--quiet",
+        *sets(settings),
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+def resume_command(run):
+    return [sys.executable, "-m", "vaekit.cli", "train", "--resume", str(run), "--quiet"]
+
+
+def wait_for_checkpoint(run, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not list_checkpoints(run / "checkpoints"):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+)
+def test_sigterm_and_sigint_checkpoint_the_step_and_exit_with_the_resume_command(
+    straight_run, tmp_path, signal_number, exit_code
+):
+    run = tmp_path / "run"
+    process = start_training(run, SETTINGS)
+    wait_for_checkpoint(run, process)
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("training finished before the signal arrived")  # a very fast machine
+    assert process.returncode == exit_code, stderr
+    assert f"resume with: vaekit train --resume {run}" in stderr
+    assert "Traceback" not in stderr
+    result = subprocess.run(resume_command(run), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert_same_metrics(run, straight_run)
+
+
+@pytest.mark.slow
+def test_repeated_sigkill_at_random_moments_loses_nothing(tmp_path):
+    """Five SIGKILLs at seeded random moments, a resume after each, then the run completes."""
+    # 32 steps an epoch, 5 epochs: long enough that the kills land mid-training.
+    settings = [*SETTINGS, "data.limit=2048", "train.epochs=5", "train.checkpoint_every_steps=5"]
+    reference = tmp_path / "reference"
+    assert (
+        main(["train", "--config", CONFIG, "--out", str(reference), "--quiet", *sets(settings)])
+        == 0
+    )
+    rng = np.random.default_rng(2026)
+    run = tmp_path / "run"
+    process = start_training(run, settings)
+    kills, positions = 0, []
+    while kills < 5:
+        try:
+            process.wait(timeout=float(rng.uniform(4.0, 7.5)))
+            break  # finished before this kill
+        except subprocess.TimeoutExpired:
+            process.kill()  # SIGKILL: no handler, no cleanup
+            process.wait()
+            kills += 1
+        for path in list_checkpoints(run / "checkpoints"):  # every checkpoint on disk loads
+            with zipfile.ZipFile(path) as archive:
+                assert archive.testzip() is None
+            read_state(path)
+        newest = list_checkpoints(run / "checkpoints")
+        positions.append(checkpoint_position(newest[-1]) if newest else (0, 0))
+        assert positions == sorted(positions)  # the epoch counter never goes backwards
+        if (run / "model.keras").exists():
+            break  # the kill came after the run had finished
+        if (run / "config.yaml").exists():
+            process = subprocess.Popen(
+                resume_command(run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        else:  # killed before the run folder existed: start it again
+            process = start_training(run, settings)
+    assert process.wait(timeout=300) == 0, process.communicate()
+    assert kills >= 1
+    assert_same_metrics(run, reference)
+    print(f"survived {kills} kills; newest checkpoint after each: {positions}")
