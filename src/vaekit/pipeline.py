@@ -85,7 +85,7 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs,
         # flat_map hides the length; state it so Keras knows where an evaluation pass ends.
         .apply(
             tf.data.experimental.assert_cardinality(
-                steps_per_epoch(n, batch_size) * (epochs - first_epoch)
+                steps_per_epoch(n, batch_size) * (epochs - first_epoch) - first_step
             )
         )
     )
