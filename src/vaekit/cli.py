@@ -64,7 +64,7 @@ def _train(args) -> int:
     verbose = 0 if args.quiet else "auto"
     if args.resume:
         if args.out:
-            raise _usage("--out cannot be used with --resume (the run folder is RUN_DIR)")
+            raise _UsageError("--out cannot be used with --resume (the run folder is RUN_DIR)")
         folder = run.resume(args.resume, args.set, verbose=verbose)
     else:
         config = Config.load(args.config, args.set)
@@ -108,10 +108,6 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "generate": _
 
 class _UsageError(Exception):
     pass
-
-
-def _usage(message: str) -> _UsageError:
-    return _UsageError(message)
 
 
 def _import_tensorflow_quietly() -> None:

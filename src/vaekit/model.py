@@ -233,7 +233,11 @@ class VariationalAutoencoder:
         """Load a model written by :meth:`save` (with its optimizer state when compiled)."""
         from vaekit.saving import load_model
 
-        model = load_model(path, compile=compile)
+        return cls.from_keras_model(load_model(path, compile=compile))
+
+    @classmethod
+    def from_keras_model(cls, model) -> VariationalAutoencoder:
+        """Wrap a built vaekit Keras model (e.g. a loaded checkpoint); its config comes along."""
         vae = cls.from_config(ModelConfig(**_model_config(model)), build=False)
         vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
         return vae

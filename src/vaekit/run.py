@@ -201,8 +201,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
             f"{position[0]} to continue"
         )
     data = load_data(config)
-    vae = VariationalAutoencoder.from_config(config.model, build=False)
-    vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
+    vae = VariationalAutoencoder.from_keras_model(model)
     if finished:  # stopped after its last checkpoint: only the final files are missing
         return _finish(vae, run, data, config)
     model.optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
@@ -304,7 +303,7 @@ def load_run_model(run: RunFolder) -> VariationalAutoencoder:
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None:
         raise VaekitError(f"{run.path}: holds neither model.keras nor a complete checkpoint")
-    return VariationalAutoencoder.load(checkpoint)
+    return VariationalAutoencoder.from_keras_model(model)  # loaded once, not again
 
 
 def evaluate(path: str | Path, batch_size: int | None = None) -> dict:
