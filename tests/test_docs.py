@@ -14,6 +14,7 @@ MODULES = [
     "config",
     "datasets",
     "device",
+    "gradients",
     "io",
     "layers",
     "model",

@@ -8,6 +8,10 @@ The layout follows the reference ``VariationalAutoencoder`` of "Generative Deep 
   layers, each but the last followed by [BatchNorm] -> activation -> [Dropout], the last by a
   sigmoid.
 
+Conv2D, Conv2DTranspose, Dense and LeakyReLU are the versions in :mod:`vaekit.gradients`: Keras's
+layers with the same outputs and gradients, rewritten on TensorFlow to fuse and to keep bf16 bias
+gradients accurate.
+
 Example:
     >>> from vaekit.config import ModelConfig
     >>> encoder = build_encoder(ModelConfig())
@@ -43,10 +47,12 @@ def decoder_output_shape(config: ModelConfig) -> tuple[int, int, int]:
 def _activation(name: str, layer_name: str):
     from keras import layers
 
+    from vaekit import gradients
+
     # LeakyReLU keeps the slope of the reference code (tf.keras 2 default alpha=0.3);
     # Keras 3's default would be 0.2 and silently change the model.
     builders = {
-        "leaky_relu": lambda: layers.LeakyReLU(negative_slope=0.3, name=layer_name),
+        "leaky_relu": lambda: gradients.LeakyReLU(negative_slope=0.3, name=layer_name),
         "relu": lambda: layers.ReLU(name=layer_name),
         "selu": lambda: layers.Activation("selu", name=layer_name),
     }
@@ -92,6 +98,7 @@ def build_encoder(config: ModelConfig, kl_layer=None):
     import keras
     from keras import layers
 
+    from vaekit import gradients
     from vaekit.layers import Sampling
 
     inputs = keras.Input(shape=tuple(config.input_dim), name="encoder_input")
@@ -103,7 +110,7 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         strict=True,
     )
     for i, (filters, kernel_size, strides) in enumerate(convs):
-        x = layers.Conv2D(
+        x = gradients.Conv2D(
             filters,
             kernel_size,
             strides=strides,
@@ -113,8 +120,8 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         )(x)
         x = _block(x, config, "encoder", i, _layer_seed(config, 100 + i))
     x = layers.Flatten(name="encoder_flatten")(x)  # (B, h * w * c)
-    mu = layers.Dense(config.z_dim, name="mu")(x)
-    log_var = layers.Dense(config.z_dim, name="log_var")(x)
+    mu = gradients.Dense(config.z_dim, name="mu")(x)
+    log_var = gradients.Dense(config.z_dim, name="log_var")(x)
     if kl_layer is not None:
         mu, log_var = kl_layer([mu, log_var])
     z = Sampling(seed=config.seed, name="z")([mu, log_var])  # (B, z_dim)
@@ -126,9 +133,11 @@ def build_decoder(config: ModelConfig):
     import keras
     from keras import layers
 
+    from vaekit import gradients
+
     shape = encoder_conv_shape(config)
     inputs = keras.Input(shape=(config.z_dim,), name="decoder_input")
-    x = layers.Dense(math.prod(shape), name="decoder_dense")(inputs)
+    x = gradients.Dense(math.prod(shape), name="decoder_dense")(inputs)
     x = layers.Reshape(shape, name="decoder_reshape")(x)  # (B, h, w, c)
     convs = list(
         zip(
@@ -139,7 +148,7 @@ def build_decoder(config: ModelConfig):
         )
     )
     for i, (filters, kernel_size, strides) in enumerate(convs):
-        x = layers.Conv2DTranspose(
+        x = gradients.Conv2DTranspose(
             filters,
             kernel_size,
             strides=strides,
