@@ -9,7 +9,7 @@ Run from the repository root (``make bench`` runs the first line):
     python -m benchmarks.throughput --set train.jit_compile=true   # any vaekit config override
 
 Implementations: ``vaekit`` (configs/mnist_seed.yaml: kl_strategy layer, float32, through
-``vaekit.run.build_vae`` and ``VariationalAutoencoder.fit``), ``vaekit-add_loss``,
+``vaekit.training.run.build_vae`` and ``VariationalAutoencoder.fit``), ``vaekit-add_loss``,
 ``vaekit-train_step``, ``vaekit-multi_output``, ``vaekit-bf16`` (train.precision=mixed_bfloat16),
 ``plain-keras`` (benchmarks/plain_keras.py) and ``plain-torch`` (benchmarks/plain_torch.py), all
 on the MNIST training images.

@@ -87,7 +87,7 @@ def plain_arguments(config: Config) -> dict:
 # [(steps done, time.perf_counter() after them, loss), ...].
 def run_vaekit(config: Config, images: np.ndarray) -> tuple[list, dict]:
     """vaekit's own path: ``build_vae(config)`` and ``VariationalAutoencoder.fit``."""
-    from vaekit.run import build_vae
+    from vaekit.training.run import build_vae
 
     vae = build_vae(config)
     records = []

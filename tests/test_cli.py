@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from vaekit import VariationalAutoencoder
-from vaekit.callbacks import COLUMNS, read_metrics
 from vaekit.cli import main
 from vaekit.config import Config
+from vaekit.training.callbacks import COLUMNS, read_metrics
 
 CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
 SMALL = ["--set", "data.limit=512", "--set", "train.epochs=1", "--quiet"]

@@ -8,21 +8,23 @@ from pathlib import Path
 import pytest
 
 MODULES = [
-    "architecture",
-    "callbacks",
     "cli",
     "config",
     "datasets",
-    "device",
-    "gradients",
     "io",
-    "layers",
-    "model",
     "pipeline",
     "plots",
-    "saving",
-    "strategies",
-    "run",
+    "models.architecture",
+    "models.gradients",
+    "models.layers",
+    "models.saving",
+    "models.strategies",
+    "models.vae",
+    "training.callbacks",
+    "training.checkpoints",
+    "training.device",
+    "training.guards",
+    "training.run",
 ]
 README = Path(__file__).parents[1] / "README.md"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaekit.callbacks import read_metrics
-from vaekit.checkpoints import checkpoint_position, list_checkpoints, read_state
 from vaekit.cli import main
+from vaekit.training.callbacks import read_metrics
+from vaekit.training.checkpoints import checkpoint_position, list_checkpoints, read_state
 
 CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
 # 512 images in batches of 64: 8 steps an epoch; a checkpoint every 3 steps, all of them kept.

@@ -1,10 +1,10 @@
-"""vaekit.gradients: the outputs of Keras's layers, with gradients that are exact or better."""
+"""vaekit.models.gradients: Keras's layers and outputs, with gradients that are exact or better."""
 
 import keras
 import numpy as np
 import pytest
 
-from vaekit import gradients
+from vaekit.models import gradients
 
 tf = pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.skipif(

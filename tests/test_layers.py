@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from vaekit.layers import KLDivergenceLayer, KLLoss, Sampling, kl_loss
+from vaekit.models.layers import KLDivergenceLayer, KLLoss, Sampling, kl_loss
 
 
 def check_layer(tmp_path, layer, inputs):

@@ -71,7 +71,7 @@ def test_fast_path_gives_the_losses_of_a_plain_fit(images, strategy):
 
 def test_mixed_bfloat16_keeps_the_loss_terms_in_float32(images):
     from vaekit.config import Config
-    from vaekit.run import build_vae
+    from vaekit.training.run import build_vae
 
     config = Config.from_dict({"train": {"precision": "mixed_bfloat16"}})
     vae = build_vae(config)

@@ -6,7 +6,7 @@ import pytest
 from conftest import STRATEGIES
 
 from vaekit import VariationalAutoencoder
-from vaekit.layers import bce_loss, kl_loss
+from vaekit.models.layers import bce_loss, kl_loss
 
 VARIANTS = {
     "reference": {},

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 from vaekit import datasets  # noqa: E402
 from vaekit.config import Config  # noqa: E402
 from vaekit.errors import ConfigError, DataError, ModelFileError, VaekitError  # noqa: E402
-from vaekit.model import VariationalAutoencoder  # noqa: E402
+from vaekit.models.vae import VariationalAutoencoder  # noqa: E402
 
 __all__ = [
     "Config",

@@ -1,4 +1,4 @@
-"""The ``vaekit`` command: parse arguments, load the config, call :mod:`vaekit.run`.
+"""The ``vaekit`` command: parse arguments, load the config, call :mod:`vaekit.training.run`.
 
     vaekit train --config FILE [--set section.key=value ...] [--out RUN_DIR]
     vaekit train --resume RUN_DIR [--set train.epochs=N ...]
@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from vaekit import run
     from vaekit.config import Config
+    from vaekit.training import run
 
     verbose = 0 if args.quiet else "auto"
     if args.resume:
@@ -81,7 +81,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from vaekit import run
+    from vaekit.training import run
 
     results = run.evaluate(args.run_dir)
     print("  ".join(f"{key} {value:.5f}" for key, value in results.items()))
@@ -89,7 +89,7 @@ def _evaluate(args) -> int:
 
 
 def _plot(args) -> int:
-    from vaekit import run
+    from vaekit.training import run
 
     for path in run.plot(args.run_dir):
         print(path)
@@ -97,7 +97,7 @@ def _plot(args) -> int:
 
 
 def _generate(args) -> int:
-    from vaekit import run
+    from vaekit.training import run
 
     print(run.generate(args.run_dir, args.n, args.out, seed=args.seed))
     return 0

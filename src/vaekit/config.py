@@ -181,7 +181,9 @@ class ModelConfig:
 
     def validate_shapes(self) -> None:
         """Check that layer lists agree in length and the decoder gives ``input_dim`` back."""
-        from vaekit.architecture import decoder_output_shape  # no Keras import at config time
+        from vaekit.models.architecture import (
+            decoder_output_shape,
+        )  # no Keras import at config time
 
         for prefix, keys in (
             ("model.encoder_conv", ("filters", "kernel_size", "strides")),

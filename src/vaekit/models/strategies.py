@@ -1,13 +1,13 @@
 """The four ways of wiring the KL loss into a VAE, one Keras model class each.
 
-All four compute exactly the same ``loss = bce + kl`` (see :mod:`vaekit.layers`) and log ``loss``,
-``bce`` and ``kl``; they differ only in where Keras learns about the KL term:
+All four compute exactly the same ``loss = bce + kl`` (see :mod:`vaekit.models.layers`) and log
+``loss``, ``bce`` and ``kl``; they differ only in where Keras learns about the KL term:
 
 =================  ==========================================================================
-``layer`` (0)      a :class:`~vaekit.layers.KLDivergenceLayer` inside the encoder calls ``add_loss``
+``layer`` (0)      a :class:`~.layers.KLDivergenceLayer` inside the encoder calls ``add_loss``
 ``add_loss`` (1)   the VAE model's own ``call`` calls ``add_loss``; no dedicated layer
 ``train_step`` (2) a custom ``train_step``/``test_step`` computes both terms and applies gradients
-``multi_output``   a second model output ``[mu, log_var]`` with :class:`~vaekit.layers.KLLoss`
+``multi_output``   a second model output ``[mu, log_var]`` with :class:`~.layers.KLLoss`
 (3)                as its Keras loss; the first output's loss is the BCE
 =================  ==========================================================================
 
@@ -26,9 +26,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from vaekit.architecture import build_decoder, build_encoder
 from vaekit.config import ModelConfig
-from vaekit.layers import SERIALIZABLE, KLDivergenceLayer, KLLoss, bce_loss, kl_loss
+from vaekit.models.architecture import build_decoder, build_encoder
+from vaekit.models.layers import SERIALIZABLE, KLDivergenceLayer, KLLoss, bce_loss, kl_loss
 
 
 def _versions() -> dict:

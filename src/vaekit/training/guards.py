@@ -21,8 +21,8 @@ import threading
 
 import keras
 
-from vaekit.checkpoints import checkpoint_name
 from vaekit.errors import Interrupted, TrainingDiverged
+from vaekit.training.checkpoints import checkpoint_name
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -60,7 +60,7 @@ class SignalStop(keras.callbacks.Callback):
     """On SIGINT or SIGTERM, checkpoint at the end of the current step and raise Interrupted.
 
     Args:
-        checkpointer: the run's :class:`~vaekit.checkpoints.Checkpointer`, which knows the
+        checkpointer: the run's :class:`~vaekit.training.checkpoints.Checkpointer`, which knows the
             position and writes the checkpoint.
     """
 

@@ -2,7 +2,7 @@
 
 A checkpoint is a ``.keras`` file named ``ckpt-eEEEE-sSSSSSS.keras``: ``EEEE`` epochs done and
 ``SSSSSS`` steps done in the next one (0 at an epoch's end). Besides the model, its optimizer state
-and its noise-generator states (see :mod:`vaekit.strategies`), the archive holds
+and its noise-generator states (see :mod:`vaekit.models.strategies`), the archive holds
 ``vaekit_state.json``: the position, the running metric accumulators of the epoch in progress and
 the seconds it had run, so a run resumed mid-epoch logs the same epoch metrics as one that never
 stopped. Files are written atomically and only the newest ``keep`` are kept.

@@ -94,21 +94,21 @@ class VariationalAutoencoder:
     # Building, in the reference's three steps.
     def build_encoder(self):
         """Build ``self.encoder``: ``x -> [mu, log_var, z]``."""
-        from vaekit.strategies import STRATEGIES
+        from vaekit.models.strategies import STRATEGIES
 
         self.encoder = STRATEGIES[self.config.kl_strategy].make_encoder(self.config)
         return self.encoder
 
     def build_decoder(self):
         """Build ``self.decoder``: ``z -> x_hat``."""
-        from vaekit.architecture import build_decoder
+        from vaekit.models.architecture import build_decoder
 
         self.decoder = build_decoder(self.config)
         return self.decoder
 
     def build_model(self):
         """Wire encoder and decoder into ``self.model`` with the chosen KL strategy."""
-        from vaekit.strategies import build_vae
+        from vaekit.models.strategies import build_vae
 
         if self.encoder is None or self.decoder is None:
             raise RuntimeError("call build_encoder() and build_decoder() before build_model()")
@@ -231,7 +231,7 @@ class VariationalAutoencoder:
     @classmethod
     def load(cls, path: str | Path, compile: bool = True) -> VariationalAutoencoder:
         """Load a model written by :meth:`save` (with its optimizer state when compiled)."""
-        from vaekit.saving import load_model
+        from vaekit.models.saving import load_model
 
         return cls.from_keras_model(load_model(path, compile=compile))
 

@@ -4,7 +4,7 @@ A run folder holds::
 
     config.yaml        the fully resolved configuration
     model.keras        the final model (with its config and versions)
-    checkpoints/       the newest checkpoints, with optimizer state (see vaekit.callbacks)
+    checkpoints/       the newest checkpoints, with optimizer state (see vaekit.training.callbacks)
     metrics.csv        a row per epoch: epoch, loss, bce, kl, val_loss, val_bce, val_kl, seconds
     plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png
 
@@ -29,17 +29,17 @@ from pathlib import Path
 import numpy as np
 
 from vaekit import datasets
-from vaekit.callbacks import MetricsLog, read_metrics
-from vaekit.checkpoints import (
+from vaekit.config import Config
+from vaekit.errors import ConfigError, DataError, VaekitError
+from vaekit.models.vae import VariationalAutoencoder
+from vaekit.training.callbacks import MetricsLog, read_metrics
+from vaekit.training.checkpoints import (
     Checkpointer,
     checkpoint_position,
     latest_checkpoint,
     list_checkpoints,
     read_state,
 )
-from vaekit.config import Config
-from vaekit.errors import ConfigError, DataError, VaekitError
-from vaekit.model import VariationalAutoencoder
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def build_vae(config: Config) -> VariationalAutoencoder:
 
 
 def _compile(vae: VariationalAutoencoder, config: Config, optimizer=None) -> None:
-    from vaekit.device import configure
+    from vaekit.training.device import configure
 
     settings = configure(config.train)
     kwargs = {
@@ -175,7 +175,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     so its ``metrics.csv`` equals that of a run that never stopped. A run killed before its first
     checkpoint starts again from the beginning.
     """
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
 
     run = RunFolder.existing(path)
     saved = Config.load(run.config)
@@ -221,7 +221,7 @@ def _fit(
     state=None,
     verbose="auto",
 ) -> RunFolder:
-    from vaekit.guards import NonFiniteGuard, SignalStop
+    from vaekit.training.guards import NonFiniteGuard, SignalStop
 
     mid_epoch = position[1] > 0
     checkpointer = Checkpointer(
@@ -298,7 +298,7 @@ def load_run_model(run: RunFolder) -> VariationalAutoencoder:
     """The run's final model, or its newest checkpoint when training did not finish."""
     if run.model.exists():
         return VariationalAutoencoder.load(run.model)
-    from vaekit.saving import load_model
+    from vaekit.models.saving import load_model
 
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None:

@@ -3,14 +3,14 @@
 The layout follows the reference ``VariationalAutoencoder`` of "Generative Deep Learning":
 
 - encoder: per layer Conv2D(padding="same") -> [BatchNorm] -> activation -> [Dropout];
-  Flatten; Dense ``mu`` and Dense ``log_var``; then a :class:`~vaekit.layers.Sampling` layer.
+  Flatten; Dense ``mu`` and Dense ``log_var``; then a :class:`~vaekit.models.layers.Sampling` layer.
 - decoder: Dense(prod(shape before flattening)) -> Reshape -> Conv2DTranspose(padding="same")
   layers, each but the last followed by [BatchNorm] -> activation -> [Dropout], the last by a
   sigmoid.
 
-Conv2D, Conv2DTranspose, Dense and LeakyReLU are the versions in :mod:`vaekit.gradients`: Keras's
-layers with the same outputs and gradients, rewritten on TensorFlow to fuse and to keep bf16 bias
-gradients accurate.
+Conv2D, Conv2DTranspose, Dense and LeakyReLU are the versions in :mod:`vaekit.models.gradients`:
+Keras's layers with the same outputs and gradients, rewritten on TensorFlow to fuse and to keep
+bf16 bias gradients accurate.
 
 Example:
     >>> from vaekit.config import ModelConfig
@@ -47,7 +47,7 @@ def decoder_output_shape(config: ModelConfig) -> tuple[int, int, int]:
 def _activation(name: str, layer_name: str):
     from keras import layers
 
-    from vaekit import gradients
+    from vaekit.models import gradients
 
     # LeakyReLU keeps the slope of the reference code (tf.keras 2 default alpha=0.3);
     # Keras 3's default would be 0.2 and silently change the model.
@@ -93,13 +93,13 @@ def build_encoder(config: ModelConfig, kl_layer=None):
     Args:
         config: the model configuration.
         kl_layer: optional layer applied to ``[mu, log_var]`` that returns them unchanged; the
-            "layer" KL strategy passes its :class:`~vaekit.layers.KLDivergenceLayer` here.
+            "layer" KL strategy passes its :class:`~vaekit.models.layers.KLDivergenceLayer` here.
     """
     import keras
     from keras import layers
 
-    from vaekit import gradients
-    from vaekit.layers import Sampling
+    from vaekit.models import gradients
+    from vaekit.models.layers import Sampling
 
     inputs = keras.Input(shape=tuple(config.input_dim), name="encoder_input")
     x = inputs
@@ -133,7 +133,7 @@ def build_decoder(config: ModelConfig):
     import keras
     from keras import layers
 
-    from vaekit import gradients
+    from vaekit.models import gradients
 
     shape = encoder_conv_shape(config)
     inputs = keras.Input(shape=(config.z_dim,), name="decoder_input")

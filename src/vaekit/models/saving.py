@@ -1,8 +1,8 @@
 """Loading ``.keras`` files with checks that turn every bad file into one clear error.
 
 A vaekit model file is a Keras ``.keras`` archive whose model is one of the
-:mod:`vaekit.strategies` classes; its config records the vaekit, Keras and backend versions and
-the :class:`~vaekit.config.ModelConfig` it was built from.
+:mod:`vaekit.models.strategies` classes; its config records the vaekit, Keras and backend versions
+and the :class:`~vaekit.config.ModelConfig` it was built from.
 
 Example:
     >>> load_model("no/such/model.keras")
@@ -23,7 +23,7 @@ from vaekit.errors import ModelFileError
 def read_model_header(path: str | Path) -> dict:
     """The top-level config of a ``.keras`` file, checked to be a readable vaekit model."""
     from vaekit import __version__
-    from vaekit.strategies import STRATEGIES
+    from vaekit.models.strategies import STRATEGIES
 
     path = Path(path)
     if not path.is_file():
