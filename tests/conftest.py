@@ -8,9 +8,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from vaekit import datasets  # noqa: E402
+from vaekit import datasets, hardware  # noqa: E402
 
 STRATEGIES = ["layer", "add_loss", "train_step", "multi_output"]
+# Where TensorFlow cannot compute in bfloat16 at all (oneDNN capped below AVX512_CORE on an
+# AVX-512 CPU), the bf16 tests are skipped; a real AVX2 CPU emulates bf16 and runs them.
+BF16_UNAVAILABLE = hardware.bfloat16_unavailable(hardware.CpuInfo.read(), hardware.isa_cap())
+needs_bf16 = pytest.mark.skipif(BF16_UNAVAILABLE is not None, reason=str(BF16_UNAVAILABLE))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import needs_bf16
 
 from vaekit import VariationalAutoencoder
 from vaekit.pipeline import epoch_order, make_dataset, steps_per_epoch
@@ -69,6 +70,7 @@ def test_fast_path_gives_the_losses_of_a_plain_fit(images, strategy):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@needs_bf16
 def test_mixed_bfloat16_keeps_the_loss_terms_in_float32(images):
     from vaekit.config import Config
     from vaekit.training.run import build_vae

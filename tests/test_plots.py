@@ -22,7 +22,7 @@ def assert_png(path):
     pixels = matplotlib.image.imread(path)
     assert pixels.ndim == 3 and pixels.shape[2] == 4
     assert pixels.shape[0] > 100 and pixels.shape[1] > 100
-    assert not list(path.parent.glob(".*.tmp")), "the temporary file was left behind"
+    assert not list(path.parent.glob(".*tmp*")), "the temporary file was left behind"
     return pixels
 
 

@@ -1,5 +1,9 @@
 """vaekit: configurable convolutional variational autoencoders on Keras 3.
 
+Importing vaekit (or any of its modules) picks the backend (TensorFlow unless ``KERAS_BACKEND``
+says otherwise) and registers every serializable vaekit class with Keras, so that a process which
+only loads a saved model finds them.
+
 Example:
     >>> import vaekit
     >>> vae = vaekit.VariationalAutoencoder(z_dim=2, kl_strategy="layer")
@@ -7,17 +11,12 @@ Example:
     'vae_layer'
 """
 
-import os
-
-# TensorFlow is the default backend (fastest on CPU here); KERAS_BACKEND set by the user wins.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-__version__ = "0.1.0"
-
-from vaekit import datasets  # noqa: E402
-from vaekit.config import Config  # noqa: E402
-from vaekit.errors import ConfigError, DataError, ModelFileError, VaekitError  # noqa: E402
-from vaekit.models.vae import VariationalAutoencoder  # noqa: E402
+from vaekit import backend  # noqa: I001  (first: the backend is chosen before Keras loads)
+from vaekit import datasets, models
+from vaekit.config import Config
+from vaekit.errors import ConfigError, DataError, ModelFileError, VaekitError
+from vaekit.models.vae import VariationalAutoencoder
+from vaekit.version import __version__
 
 __all__ = [
     "Config",
@@ -26,6 +25,8 @@ __all__ = [
     "ModelFileError",
     "VaekitError",
     "VariationalAutoencoder",
+    "backend",
     "datasets",
+    "models",
     "__version__",
 ]

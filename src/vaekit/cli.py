@@ -5,10 +5,11 @@
     vaekit evaluate RUN_DIR
     vaekit plot RUN_DIR
     vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
+    vaekit info [--json]
 
 Exit codes: 0 done; 2 a user mistake (one line on stderr, no traceback); 3 training diverged
-(NaN or inf loss); 130 / 143 stopped by SIGINT / SIGTERM after checkpointing (the message gives
-the command that resumes).
+(NaN or inf loss); 4 a file could not be written (disk full, read-only); 130 / 143 stopped by
+SIGINT / SIGTERM after checkpointing (the message gives the command that resumes).
 
 Example:
     >>> main(["train", "--config", "no/such.yaml"])
@@ -18,11 +19,16 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import signal
 import sys
 import warnings
 from pathlib import Path
+
+from vaekit import hardware
+from vaekit.config import Config
+from vaekit.errors import Interrupted, VaekitError
+from vaekit.training import run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,13 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("-n", type=int, default=64, help="how many images (default 64)")
     generate.add_argument("--out", required=True, help="PNG file to write")
     generate.add_argument("--seed", type=int, default=None, help="seed of the latent samples")
+
+    info = commands.add_parser(
+        "info", help="versions, CPU features, devices and threads: paste it into a bug report"
+    )
+    info.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
 def _train(args) -> int:
-    from vaekit.config import Config
-    from vaekit.training import run
-
     verbose = 0 if args.quiet else "auto"
     if args.resume:
         if args.out:
@@ -81,57 +89,44 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from vaekit.training import run
-
     results = run.evaluate(args.run_dir)
     print("  ".join(f"{key} {value:.5f}" for key, value in results.items()))
     return 0
 
 
 def _plot(args) -> int:
-    from vaekit.training import run
-
     for path in run.plot(args.run_dir):
         print(path)
     return 0
 
 
 def _generate(args) -> int:
-    from vaekit.training import run
-
     print(run.generate(args.run_dir, args.n, args.out, seed=args.seed))
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "generate": _generate}
+def _info(args) -> int:
+    report = hardware.report()
+    print(json.dumps(report, indent=2) if args.json else hardware.format_report(report))
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "plot": _plot,
+    "generate": _generate,
+    "info": _info,
+}
 
 
 class _UsageError(Exception):
     pass
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up log lines (which ignore log levels) muted."""
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ logs: grappler noise
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 user mistake)."""
     args = _parser().parse_args(argv)  # argparse itself exits 2 on bad usage
-    _import_tensorflow_quietly()
-    from vaekit.errors import Interrupted, VaekitError
-
     warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)

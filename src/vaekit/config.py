@@ -28,11 +28,12 @@ from typing import Any
 import yaml
 
 from vaekit.errors import ConfigError
+from vaekit.io import atomic_write_text
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
 KL_STRATEGIES = ("layer", "add_loss", "train_step", "multi_output")  # index = integer alias
 DEVICES = ("auto", "cpu", "gpu")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 
 
 # Field checks: each takes (field name, value) and returns the normalised value or raises.
@@ -179,12 +180,22 @@ class ModelConfig:
     dropout_rate: float = _spec(0.25, _float(0.0, 1.0))
     seed: int | None = _spec(None, _int(0, optional=True))
 
+    def encoder_conv_shape(self) -> tuple[int, int, int]:
+        """Shape of the last encoder feature map: "same" padding gives ceil(size / stride)."""
+        height, width, _ = self.input_dim
+        for stride in self.encoder_conv_strides:
+            height, width = -(-height // stride), -(-width // stride)  # exact integer ceil
+        return height, width, self.encoder_conv_filters[-1]
+
+    def decoder_output_shape(self) -> tuple[int, int, int]:
+        """Shape the decoder produces: "same" transposed convolutions multiply by the stride."""
+        height, width, _ = self.encoder_conv_shape()
+        for stride in self.decoder_conv_t_strides:
+            height, width = height * stride, width * stride
+        return height, width, self.decoder_conv_t_filters[-1]
+
     def validate_shapes(self) -> None:
         """Check that layer lists agree in length and the decoder gives ``input_dim`` back."""
-        from vaekit.models.architecture import (
-            decoder_output_shape,
-        )  # no Keras import at config time
-
         for prefix, keys in (
             ("model.encoder_conv", ("filters", "kernel_size", "strides")),
             ("model.decoder_conv_t", ("filters", "kernel_size", "strides")),
@@ -195,7 +206,7 @@ class ModelConfig:
                 raise ConfigError(f"{prefix}_*: lists must have the same length; {given}")
         if self.dropout_rate >= 1.0 and self.use_dropout:
             _fail("model.dropout_rate", self.dropout_rate, "a number in [0, 1)")
-        out = decoder_output_shape(self)
+        out = self.decoder_output_shape()
         if tuple(out) != tuple(self.input_dim):
             raise ConfigError(
                 f"model: decoder output shape {tuple(out)} does not match input_dim "
@@ -312,8 +323,6 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         """Write the fully resolved config as YAML (atomically)."""
-        from vaekit.io import atomic_write_text
-
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 

@@ -24,6 +24,15 @@ class ModelFileError(VaekitError):
     """A model or checkpoint file that is missing, corrupt or not a vaekit model."""
 
 
+class StorageError(VaekitError):
+    """A file could not be written (disk full, read-only, no permission); the message names it.
+
+    The file's previous version, if any, is left as it was (see :mod:`vaekit.io`).
+    """
+
+    exit_code = 4
+
+
 class TrainingDiverged(VaekitError):
     """The loss became NaN or infinite; nothing was saved after the last good checkpoint."""
 

@@ -61,7 +61,7 @@ def make_dataset(
 
 
 def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
-    import tensorflow as tf
+    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
 
     n = len(images)
     source = tf.constant(images)  # one copy, shared by every epoch

@@ -9,16 +9,15 @@ is drawn grey, ``C=3`` as RGB.
 """
 
 import math
-import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+
+from vaekit.io import atomic_path
 
 _DPI = 120
 
@@ -249,13 +248,7 @@ def _show(ax, canvas: np.ndarray) -> None:
 
 
 def _save(fig: Figure, path) -> Figure:
-    """Write ``fig`` to ``path`` as a PNG via a temporary file and ``os.replace`` (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    """Write ``fig`` to ``path`` as a PNG, atomically (:func:`vaekit.io.atomic_path`)."""
+    with atomic_path(path) as temporary:
         fig.savefig(temporary, format="png", dpi=_DPI)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return fig

@@ -25,30 +25,15 @@ from __future__ import annotations
 
 import math
 
+import keras
+from keras import layers
+
 from vaekit.config import ModelConfig
-
-
-def encoder_conv_shape(config: ModelConfig) -> tuple[int, int, int]:
-    """Shape of the last encoder feature map: "same" padding gives ceil(size / stride)."""
-    height, width, _ = config.input_dim
-    for stride in config.encoder_conv_strides:
-        height, width = -(-height // stride), -(-width // stride)  # exact integer ceil
-    return height, width, config.encoder_conv_filters[-1]
-
-
-def decoder_output_shape(config: ModelConfig) -> tuple[int, int, int]:
-    """Shape the decoder produces: "same" transposed convolutions multiply by the stride."""
-    height, width, _ = encoder_conv_shape(config)
-    for stride in config.decoder_conv_t_strides:
-        height, width = height * stride, width * stride
-    return height, width, config.decoder_conv_t_filters[-1]
+from vaekit.models import gradients
+from vaekit.models.layers import Sampling
 
 
 def _activation(name: str, layer_name: str):
-    from keras import layers
-
-    from vaekit.models import gradients
-
     # LeakyReLU keeps the slope of the reference code (tf.keras 2 default alpha=0.3);
     # Keras 3's default would be 0.2 and silently change the model.
     builders = {
@@ -60,8 +45,6 @@ def _activation(name: str, layer_name: str):
 
 
 def _dropout(config: ModelConfig, layer_name: str, seed: int | None):
-    from keras import layers
-
     # SELU's self-normalisation needs AlphaDropout; the others use plain Dropout.
     cls = layers.AlphaDropout if config.activation == "selu" else layers.Dropout
     return cls(config.dropout_rate, seed=seed, name=layer_name)
@@ -69,8 +52,6 @@ def _dropout(config: ModelConfig, layer_name: str, seed: int | None):
 
 def _block(x, config: ModelConfig, prefix: str, index: int, seed: int | None):
     """[BatchNorm] -> activation -> [Dropout] after a convolution."""
-    from keras import layers
-
     if config.use_batch_norm:
         x = layers.BatchNormalization(name=f"{prefix}_bn_{index}")(x)
     x = _activation(config.activation, f"{prefix}_act_{index}")(x)
@@ -95,12 +76,6 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         kl_layer: optional layer applied to ``[mu, log_var]`` that returns them unchanged; the
             "layer" KL strategy passes its :class:`~vaekit.models.layers.KLDivergenceLayer` here.
     """
-    import keras
-    from keras import layers
-
-    from vaekit.models import gradients
-    from vaekit.models.layers import Sampling
-
     inputs = keras.Input(shape=tuple(config.input_dim), name="encoder_input")
     x = inputs
     convs = zip(
@@ -130,12 +105,7 @@ def build_encoder(config: ModelConfig, kl_layer=None):
 
 def build_decoder(config: ModelConfig):
     """The decoder ``z -> image`` (sigmoid output in [0, 1]) as a ``keras.Model``."""
-    import keras
-    from keras import layers
-
-    from vaekit.models import gradients
-
-    shape = encoder_conv_shape(config)
+    shape = config.encoder_conv_shape()
     inputs = keras.Input(shape=(config.z_dim,), name="decoder_input")
     x = gradients.Dense(math.prod(shape), name="decoder_dense")(inputs)
     x = layers.Reshape(shape, name="decoder_reshape")(x)  # (B, h, w, c)

@@ -40,7 +40,7 @@ SERIALIZABLE = keras.saving.register_keras_serializable(package="vaekit")
 
 def _tensorflow_bias_add(x, bias):
     """``x + bias`` (bias over the last axis) with the bias gradient summed in float32."""
-    import tensorflow as tf
+    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
 
     @tf.custom_gradient
     def add(x, bias):
@@ -129,7 +129,7 @@ class Dense(AccurateBiasMixin, keras.layers.Dense):
 
 def _tensorflow_leaky_relu(x, negative_slope: float):
     """``leaky_relu(x)`` whose gradient reads the output (same sign as the input for slope > 0)."""
-    import tensorflow as tf
+    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
 
     @tf.custom_gradient
     def leaky_relu(x):

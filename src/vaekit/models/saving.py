@@ -17,14 +17,15 @@ import json
 import zipfile
 from pathlib import Path
 
+import keras
+
 from vaekit.errors import ModelFileError
+from vaekit.models.strategies import STRATEGIES
+from vaekit.version import __version__
 
 
 def read_model_header(path: str | Path) -> dict:
     """The top-level config of a ``.keras`` file, checked to be a readable vaekit model."""
-    from vaekit import __version__
-    from vaekit.models.strategies import STRATEGIES
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -57,8 +58,6 @@ def load_model(path: str | Path, compile: bool = True):
     Raises:
         ModelFileError: a missing, damaged, foreign or too new file.
     """
-    import keras
-
     read_model_header(path)
     try:
         return keras.saving.load_model(path, compile=compile)

@@ -27,13 +27,13 @@ import numpy as np
 from keras import ops
 
 from vaekit.config import ModelConfig
+from vaekit.errors import ConfigError
 from vaekit.models.architecture import build_decoder, build_encoder
 from vaekit.models.layers import SERIALIZABLE, KLDivergenceLayer, KLLoss, bce_loss, kl_loss
+from vaekit.version import __version__
 
 
 def _versions() -> dict:
-    from vaekit import __version__
-
     return {"vaekit": __version__, "keras": keras.__version__, "backend": keras.backend.backend()}
 
 
@@ -49,6 +49,7 @@ class BaseVAE(keras.Model):
     """
 
     strategy = ""
+    backends = ("tensorflow",)  # the Keras backends this wiring trains on today
 
     def __init__(self, encoder, decoder, kl_factor, model_config=None, versions=None, **kwargs):
         super().__init__(**kwargs)
@@ -176,6 +177,7 @@ class TrainStepVAE(BaseVAE):
     """
 
     strategy = "train_step"
+    backends = ("tensorflow", "torch")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -214,7 +216,7 @@ class TrainStepVAE(BaseVAE):
 
 
 def _tensorflow_gradients(model, images):
-    import tensorflow as tf
+    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
 
     with tf.GradientTape() as tape:
         losses = model._loss_terms(images, training=True)
@@ -273,6 +275,44 @@ class MultiOutputVAE(BaseVAE):
 
 
 STRATEGIES = {cls.strategy: cls for cls in (LayerKLVAE, AddLossVAE, TrainStepVAE, MultiOutputVAE)}
+
+
+def check_backend(strategy: str, backend: str | None = None) -> None:
+    """Raise a :class:`ConfigError` if wiring ``strategy`` does not train on ``backend`` yet.
+
+    The message names the backend, the wiring and what does train. On PyTorch the wirings that go
+    through Keras's ``compute_loss`` fail inside Keras; on JAX none trains yet.
+
+    Example:
+        >>> check_backend("train_step", "torch")
+        >>> check_backend("layer", "torch")
+        Traceback (most recent call last):
+        ...
+        vaekit.errors.ConfigError: model.kl_strategy: 'layer' does not train on the torch ...
+    """
+    backend = backend or keras.backend.backend()
+    if backend in STRATEGIES[strategy].backends:
+        return
+    working = _wirings(backend)
+    if working:
+        raise ConfigError(
+            f"model.kl_strategy: {strategy!r} does not train on the {backend} backend "
+            f"(KERAS_BACKEND={backend}) yet; use kl_strategy {' or '.join(working)}, or "
+            f"KERAS_BACKEND=tensorflow, where {', '.join(_wirings('tensorflow'))} train"
+        )
+    others = "; ".join(
+        f"{other}: {', '.join(_wirings(other))}"
+        for other in ("tensorflow", "torch", "jax")
+        if other != backend and _wirings(other)
+    )
+    raise ConfigError(
+        f"KERAS_BACKEND={backend}: no kl_strategy trains on the {backend} backend yet; "
+        f"use another backend (what trains there: {others})"
+    )
+
+
+def _wirings(backend: str) -> list[str]:
+    return [name for name, cls in STRATEGIES.items() if backend in cls.backends]
 
 
 def build_vae(config: ModelConfig, encoder=None, decoder=None) -> BaseVAE:

@@ -26,10 +26,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from vaekit.config import ModelConfig, _build_section
 from vaekit.errors import ModelFileError
+from vaekit.io import atomic_path
+from vaekit.models.architecture import build_decoder
+from vaekit.models.saving import load_model
+from vaekit.models.strategies import STRATEGIES, build_vae, check_backend
+from vaekit.pipeline import make_dataset, steps_per_epoch
 
 FORMAT_VERSION = 1  # bump when a saved model can no longer be read by older vaekit
 
@@ -94,22 +100,16 @@ class VariationalAutoencoder:
     # Building, in the reference's three steps.
     def build_encoder(self):
         """Build ``self.encoder``: ``x -> [mu, log_var, z]``."""
-        from vaekit.models.strategies import STRATEGIES
-
         self.encoder = STRATEGIES[self.config.kl_strategy].make_encoder(self.config)
         return self.encoder
 
     def build_decoder(self):
         """Build ``self.decoder``: ``z -> x_hat``."""
-        from vaekit.models.architecture import build_decoder
-
         self.decoder = build_decoder(self.config)
         return self.decoder
 
     def build_model(self):
         """Wire encoder and decoder into ``self.model`` with the chosen KL strategy."""
-        from vaekit.models.strategies import build_vae
-
         if self.encoder is None or self.decoder is None:
             raise RuntimeError("call build_encoder() and build_decoder() before build_model()")
         self.model = build_vae(self.config, self.encoder, self.decoder)
@@ -118,8 +118,6 @@ class VariationalAutoencoder:
     # Training.
     def compile(self, learning_rate: float = 5e-4, **kwargs) -> None:
         """Compile with Adam; extra keyword arguments go to ``keras.Model.compile``."""
-        import keras
-
         self._require_model()
         kwargs.setdefault("optimizer", keras.optimizers.Adam(learning_rate=learning_rate))
         self.model.compile(**self.model.compile_arguments(), **kwargs)
@@ -145,9 +143,7 @@ class VariationalAutoencoder:
         partial epoch runs as a ``fit`` of its own before the remaining epochs.
         ``validation_data`` is an image array (or ``(x, y)``, of which ``x`` is used).
         """
-        from vaekit.pipeline import make_dataset, steps_per_epoch
-
-        self._require_model()
+        self._require_model(trains=True)
         validation = None
         if validation_data is not None:
             images = validation_data[0] if isinstance(validation_data, tuple) else validation_data
@@ -188,9 +184,7 @@ class VariationalAutoencoder:
 
     def evaluate(self, x, batch_size=128, verbose=0) -> dict:
         """Mean ``loss``, ``bce`` and ``kl`` over images ``x``."""
-        from vaekit.pipeline import make_dataset
-
-        self._require_model()
+        self._require_model(trains=True)
         data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False)
         logs = self.model.evaluate(data, verbose=verbose, return_dict=True)
         return {key: float(logs[key]) for key in ("loss", "bce", "kl")}
@@ -219,20 +213,21 @@ class VariationalAutoencoder:
     # Saving.
     def save(self, path: str | Path) -> None:
         """Save model, config and (if compiled) optimizer state to a ``.keras`` file, atomically."""
-        from vaekit.io import atomic_path
-
         self._require_model()
         path = Path(path)
         if path.suffix != ".keras":
             raise ModelFileError(f"{path}: a model file must end in .keras")
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            # A compiled model that never trained: build the optimizer's slots, so the file
+            # holds the full optimizer state and loads without Keras's mismatch warning.
+            optimizer.build(self.model.trainable_variables)
         with atomic_path(path) as temporary:
             self.model.save(temporary)
 
     @classmethod
     def load(cls, path: str | Path, compile: bool = True) -> VariationalAutoencoder:
         """Load a model written by :meth:`save` (with its optimizer state when compiled)."""
-        from vaekit.models.saving import load_model
-
         return cls.from_keras_model(load_model(path, compile=compile))
 
     @classmethod
@@ -248,9 +243,11 @@ class VariationalAutoencoder:
             if part is not None:
                 part.summary()
 
-    def _require_model(self):
+    def _require_model(self, trains: bool = False):
         if self.model is None:
             raise RuntimeError("build the model first (build=True, or build_model())")
+        if trains:  # fit and evaluate run the wiring's loss, which not every backend supports
+            check_backend(self.config.kl_strategy)
 
 
 def _model_config(model) -> dict:

@@ -1,13 +1,16 @@
-"""Device controls of ``train``: device, GPU memory limit, XLA and threads, as the reference had.
+"""Device controls of ``train``: device, GPU memory limit, XLA, threads and precision.
 
-Call :func:`configure` before the first tensor operation: TensorFlow fixes devices and thread
-pools when its runtime starts. Settings a started runtime no longer accepts are reported with a
-warning and left as they are, so a second run in one Python process still trains.
+Call :func:`configure` before the first tensor operation (building or loading a model):
+TensorFlow fixes devices and thread pools when its runtime starts. Settings a started runtime no
+longer accepts are reported with a warning and left as they are, so a second run in one Python
+process still trains. ``precision: auto`` becomes the precision that is native on the device used
+(see :func:`vaekit.hardware.choose_precision`).
 
 Example:
     >>> from vaekit.config import TrainConfig
-    >>> configure(TrainConfig(device="cpu"))["device"]
-    'cpu'
+    >>> settings = configure(TrainConfig(device="cpu", precision="float32"))
+    >>> settings["device"], settings["precision"]
+    ('cpu', 'float32')
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import warnings
 
 import keras
 
+from vaekit import hardware
 from vaekit.config import TrainConfig
 from vaekit.errors import ConfigError
 
 
+# Each backend's module is imported in its own function: only the backend in use is installed.
 def _tensorflow(train: TrainConfig) -> dict:
     import tensorflow as tf
 
@@ -71,8 +76,20 @@ _AUTO_JIT = {"cpu": False, "gpu": True}
 
 
 def configure(train: TrainConfig) -> dict:
-    """Apply the device settings; returns ``{"device": "cpu"|"gpu", "jit_compile": bool}``."""
+    """Apply the device settings; returns the device, XLA and precision chosen.
+
+    Returns:
+        ``{"device": "cpu"|"gpu", "jit_compile": bool, "precision": str}``, with ``auto``
+        values resolved. A ``mixed_bfloat16`` that is not native here is kept, with a warning.
+    """
     chosen = _BACKENDS[keras.backend.backend()](train)
     jit = train.jit_compile
     chosen["jit_compile"] = _AUTO_JIT[chosen["device"]] if jit == "auto" else bool(jit)
+    found_gpus = hardware.gpus() if chosen["device"] == "gpu" else []
+    precision, warning = hardware.choose_precision(
+        train.precision, chosen["device"], found_gpus, hardware.CpuInfo.read(), hardware.isa_cap()
+    )
+    if warning:
+        warnings.warn(warning, stacklevel=2)
+    chosen["precision"] = precision
     return chosen

@@ -26,11 +26,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
-from vaekit import datasets
+from vaekit import datasets, plots
 from vaekit.config import Config
-from vaekit.errors import ConfigError, DataError, VaekitError
+from vaekit.errors import ConfigError, DataError, StorageError, VaekitError
+from vaekit.models.saving import load_model
+from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
 from vaekit.training.callbacks import MetricsLog, read_metrics
 from vaekit.training.checkpoints import (
@@ -40,6 +43,9 @@ from vaekit.training.checkpoints import (
     list_checkpoints,
     read_state,
 )
+from vaekit.training.device import configure
+from vaekit.training.guards import NonFiniteGuard, SignalStop
+from vaekit.training.lock import RunLock
 
 
 @dataclass(frozen=True)
@@ -117,21 +123,34 @@ def default_run_dir(config_path: str | Path | None) -> Path:
     return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def build_vae(config: Config) -> VariationalAutoencoder:
-    """A compiled VAE for ``config``, built under ``train.precision``, seeded by ``train.seed``."""
-    import keras
+def prepare_devices(config: Config) -> dict:
+    """Apply ``train``'s device settings and resolve ``precision: auto`` in ``config``.
 
+    Call it before any tensor exists (building or loading a model): TensorFlow fixes its devices
+    and thread pools when its runtime starts. Returns :func:`~vaekit.training.device.configure`'s
+    settings.
+    """
+    settings = configure(config.train)
+    config.train.precision = settings["precision"]
+    return settings
+
+
+def build_vae(config: Config, settings: dict | None = None) -> VariationalAutoencoder:
+    """A compiled VAE for ``config``, built under ``train.precision``, seeded by ``train.seed``.
+
+    Args:
+        config: the run's config; ``precision: auto`` is resolved in it.
+        settings: what :func:`prepare_devices` returned, if it ran already.
+    """
+    settings = settings or prepare_devices(config)
     keras.utils.set_random_seed(config.train.seed)
     with _dtype_policy(config.train.precision):
         vae = VariationalAutoencoder.from_config(config.model)
-    _compile(vae, config)
+    _compile(vae, config, settings)
     return vae
 
 
-def _compile(vae: VariationalAutoencoder, config: Config, optimizer=None) -> None:
-    from vaekit.training.device import configure
-
-    settings = configure(config.train)
+def _compile(vae: VariationalAutoencoder, config: Config, settings: dict, optimizer=None) -> None:
     kwargs = {
         "jit_compile": settings["jit_compile"],
         "steps_per_execution": config.train.steps_per_execution,
@@ -143,8 +162,6 @@ def _compile(vae: VariationalAutoencoder, config: Config, optimizer=None) -> Non
 
 @contextlib.contextmanager
 def _dtype_policy(name: str):
-    import keras
-
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
     try:
@@ -154,17 +171,28 @@ def _dtype_policy(name: str):
 
 
 def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
-    """Train a new run into folder ``out`` (which must not hold a run yet)."""
+    """Train a new run into folder ``out`` (which must not hold a run yet).
+
+    The folder is locked while training (:class:`~vaekit.training.lock.RunLock`); ``config``'s
+    ``precision: auto`` is resolved, and ``config.yaml`` records the choice.
+    """
     run = RunFolder(Path(out))
+    _refuse_existing(run)
+    check_backend(config.model.kl_strategy)
+    data = load_data(config)  # user mistakes surface before anything is written
+    with RunLock(run.path, "vaekit train"):
+        _refuse_existing(run)  # a run another process finished while this one loaded its data
+        vae = build_vae(config)
+        config.save(run.config)
+        return _fit(vae, config, run, data, verbose=verbose)
+
+
+def _refuse_existing(run: RunFolder) -> None:
     if run.config.exists():
         raise VaekitError(
             f"{run.path}: already holds a run; continue it with --resume "
             f"{run.path}, or choose another --out"
         )
-    data = load_data(config)  # user mistakes surface before anything is written
-    vae = build_vae(config)
-    config.save(run.config)
-    return _fit(vae, config, run, data, verbose=verbose)
 
 
 def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
@@ -175,21 +203,31 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     so its ``metrics.csv`` equals that of a run that never stopped. A run killed before its first
     checkpoint starts again from the beginning.
     """
-    from vaekit.models.saving import load_model
-
     run = RunFolder.existing(path)
     saved = Config.load(run.config)
     config = Config.load(run.config, overrides)
     if config.model != saved.model or config.data != saved.data:
         raise ConfigError("--set: only train.* settings can change when resuming a run")
+    if config.train.precision != saved.train.precision:
+        raise ConfigError(
+            f"train.precision: a resumed run keeps the precision it was trained in "
+            f"({saved.train.precision})"
+        )
+    check_backend(config.model.kl_strategy)
+    with RunLock(run.path, "vaekit train --resume"):
+        return _resume(run, config, verbose)
+
+
+def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
+    settings = prepare_devices(config)  # before the checkpoint loads
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None:
         warnings.warn(
             f"{run.checkpoints}: no complete checkpoint yet; training again from epoch 1",
-            stacklevel=2,
+            stacklevel=3,
         )
         data = load_data(config)
-        vae = build_vae(config)
+        vae = build_vae(config, settings)
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
     position = checkpoint_position(checkpoint)
@@ -205,7 +243,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     if finished:  # stopped after its last checkpoint: only the final files are missing
         return _finish(vae, run, data, config)
     model.optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
-    _compile(vae, config, optimizer=model.optimizer)
+    _compile(vae, config, settings, optimizer=model.optimizer)
     config.save(run.config)
     rows = read_metrics(run.metrics, up_to_epoch=position[0])
     return _fit(vae, config, run, data, position, rows, read_state(checkpoint), verbose)
@@ -221,8 +259,6 @@ def _fit(
     state=None,
     verbose="auto",
 ) -> RunFolder:
-    from vaekit.training.guards import NonFiniteGuard, SignalStop
-
     mid_epoch = position[1] > 0
     checkpointer = Checkpointer(
         run.checkpoints,
@@ -247,19 +283,26 @@ def _fit(
         checkpointer,
         SignalStop(checkpointer),
     ]
-    vae.fit(
-        data.x_train,
-        batch_size=config.train.batch_size,
-        epochs=config.train.epochs,
-        initial_epoch=position[0],
-        initial_step=position[1],
-        validation_data=data.x_val,
-        callbacks=callbacks,
-        shuffle=config.train.shuffle,
-        seed=config.train.seed,
-        verbose=verbose,
-    )
-    return _finish(vae, run, data, config)
+    try:
+        vae.fit(
+            data.x_train,
+            batch_size=config.train.batch_size,
+            epochs=config.train.epochs,
+            initial_epoch=position[0],
+            initial_step=position[1],
+            validation_data=data.x_val,
+            callbacks=callbacks,
+            shuffle=config.train.shuffle,
+            seed=config.train.seed,
+            verbose=verbose,
+        )
+        return _finish(vae, run, data, config)
+    except StorageError as error:
+        newest = (list_checkpoints(run.checkpoints) or [None])[-1]
+        kept = f"the newest complete checkpoint is {newest}" if newest else "no checkpoint yet"
+        raise StorageError(
+            f"{error}; {kept}; once there is space, continue with: vaekit train --resume {run.path}"
+        ) from error
 
 
 def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
@@ -271,8 +314,6 @@ def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
 
 def write_plots(vae, run: RunFolder, x_test, y_test, seed: int = 0) -> list[Path]:
     """Draw every plot of a run into ``run.plots``; returns the files written."""
-    from vaekit import plots
-
     written = []
     mu = vae.encode(x_test)
     plots.plot_latent_space(mu, y_test, run.plots / "latent_space.png")
@@ -298,8 +339,6 @@ def load_run_model(run: RunFolder) -> VariationalAutoencoder:
     """The run's final model, or its newest checkpoint when training did not finish."""
     if run.model.exists():
         return VariationalAutoencoder.load(run.model)
-    from vaekit.models.saving import load_model
-
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None:
         raise VaekitError(f"{run.path}: holds neither model.keras nor a complete checkpoint")
@@ -310,26 +349,31 @@ def evaluate(path: str | Path, batch_size: int | None = None) -> dict:
     """Test-set ``loss``, ``bce`` and ``kl`` of a run's model."""
     run = RunFolder.existing(path)
     config = Config.load(run.config)
+    check_backend(config.model.kl_strategy)
     vae = load_run_model(run)
     (_, _), (x_test, _) = datasets.load(config.data.dataset, limit=config.data.limit)
     return vae.evaluate(x_test, batch_size=batch_size or config.train.batch_size)
 
 
 def plot(path: str | Path) -> list[Path]:
-    """Redraw a run's plots from its model and metrics."""
+    """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
     run = RunFolder.existing(path)
     config = Config.load(run.config)
     (_, _), (x_test, y_test) = datasets.load(config.data.dataset, limit=config.data.limit)
-    return write_plots(load_run_model(run), run, x_test, y_test, seed=config.train.seed)
+    with RunLock(run.path, "vaekit plot"):
+        return write_plots(load_run_model(run), run, x_test, y_test, seed=config.train.seed)
 
 
 def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:
     """Decode ``n`` samples of ``z ~ N(0, I)`` from a run's model into an image grid."""
-    from vaekit import plots
-
     if n < 1:
         raise VaekitError(f"-n: got {n}, expected an integer >= 1")
     run = RunFolder.existing(path)
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VaekitError(f"--out {out}: cannot create its folder ({error.strerror})") from None
     vae = load_run_model(run)
     plots.plot_samples(vae.generate(n, seed=seed), out)
-    return Path(out)
+    return out

@@ -1,0 +1,62 @@
+"""Picks the Keras backend before Keras loads, and loads TensorFlow without its start-up noise.
+
+:mod:`vaekit` imports this module before anything else. It sets ``KERAS_BACKEND`` to
+``tensorflow`` unless the user chose another backend, and ``TF_CPP_MIN_LOG_LEVEL`` to ``1``
+(TensorFlow's C++ INFO lines hidden, warnings and errors kept) unless the user set a level. It then
+imports Keras, and with it the backend. TensorFlow 2.21 prints a few lines while its libraries load
+("oneDNN custom operations are on", "All log messages before absl::InitializeLog()") that no log
+level hides, so that import runs with the process's standard error muted; ``TF_CPP_MIN_LOG_LEVEL=0``
+shows them. An import error still surfaces as a Python exception.
+
+Example:
+    >>> name() in ("tensorflow", "jax", "torch")
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+
+@contextlib.contextmanager
+def _muted_stderr():
+    """Point file descriptor 2 at /dev/null (C++ libraries write there, not to sys.stderr)."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error to mute
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_keras() -> None:
+    quiet = (
+        os.environ["KERAS_BACKEND"] == "tensorflow"
+        and "tensorflow" not in sys.modules
+        and os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"
+    )
+    with _muted_stderr() if quiet else contextlib.nullcontext():
+        import keras  # noqa: F401  (loads the backend)
+
+
+_import_keras()
+
+import keras  # noqa: E402
+
+
+def name() -> str:
+    """The Keras backend in use: "tensorflow", "jax" or "torch"."""
+    return keras.backend.backend()

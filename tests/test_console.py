@@ -1,0 +1,125 @@
+"""The installed ``vaekit`` console script, as users run it: every command a new process.
+
+Each command runs in its own process on a run folder another process wrote, so nothing a test or
+an earlier command imported can hide a fault (a class registered only by the training path once
+made every saved model unloadable in a new process). This module needs nothing but an installed
+vaekit (the console script beside the Python that runs the tests): CI also runs it from a wheel
+installed outside the source tree (``make test-wheel``).
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaekit import hardware
+
+VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
+TINY = {  # 256 images, batches of 64: 4 steps an epoch
+    "model": {"seed": 1},
+    "data": {"dataset": "mnist", "limit": 256},
+    "train": {"epochs": 1, "batch_size": 64, "seed": 3},
+}
+PLOTS = {"latent_space.png", "reconstructions.png", "samples.png", "manifold.png", "loss.png"}
+PNG = b"\x89PNG\r\n\x1a\n"
+BF16_UNAVAILABLE = hardware.bfloat16_unavailable(hardware.CpuInfo.read(), hardware.isa_cap())
+VARIANTS = {  # name: --set values
+    "layer": [],
+    "add_loss": ["model.kl_strategy=add_loss"],
+    "train_step": ["model.kl_strategy=train_step"],
+    "multi_output": ["model.kl_strategy=multi_output"],
+    "mixed_bfloat16": ["train.precision=mixed_bfloat16"],
+}
+# The default wiring runs in the default suite; the others (a minute more) with the slow tests.
+CHAINS = [
+    pytest.param(name, marks=[] if name == "layer" else [pytest.mark.slow]) for name in VARIANTS
+]
+
+
+def vaekit(*arguments, cwd=None, env=None, check=True):
+    """Run the console script in a new process; returns the completed process."""
+    result = subprocess.run(
+        [VAEKIT, *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+    if check:
+        assert result.returncode == 0, f"vaekit {' '.join(map(str, arguments))}: {result.stderr}"
+    return result
+
+
+def write_config(folder: Path) -> Path:
+    path = folder / "tiny.yaml"
+    path.write_text(json.dumps(TINY))  # JSON is YAML
+    return path
+
+
+def read_rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def is_png(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 1000 and path.read_bytes()[:8] == PNG
+
+
+def test_the_console_script_is_the_installed_one():
+    assert Path(VAEKIT).is_file(), f"no console script beside {sys.executable}"
+    if os.environ.get("VAEKIT_TEST_INSTALLED"):  # set by `make test-wheel`
+        import vaekit
+
+        assert "site-packages" in Path(vaekit.__file__).parts, vaekit.__file__
+
+
+@pytest.mark.parametrize("variant", CHAINS)
+def test_train_evaluate_plot_generate_resume_each_in_a_new_process(tmp_path, variant):
+    run = tmp_path / "run"
+    sets = [item for setting in VARIANTS[variant] for item in ("--set", setting)]
+    command = ["train", "--config", write_config(tmp_path), "--out", run, "--quiet", *sets]
+    if variant == "mixed_bfloat16" and BF16_UNAVAILABLE:  # refused up front, with its reason
+        refused = vaekit(*command, check=False)
+        assert refused.returncode == 2 and not run.exists()
+        assert refused.stderr.strip().splitlines() == [
+            f"vaekit: error: train.precision: mixed_bfloat16 cannot run here: {BF16_UNAVAILABLE}"
+            "; use float32 or auto, unset ONEDNN_MAX_CPU_ISA, or set TF_ENABLE_ONEDNN_OPTS=0"
+        ]
+        return
+    trained = vaekit(*command)
+    assert "Traceback" not in trained.stderr
+    assert [row["epoch"] for row in read_rows(run)] == ["1"]
+
+    evaluated = vaekit("evaluate", run)
+    values = dict(zip(*[iter(evaluated.stdout.split())] * 2, strict=True))
+    loss, bce, kl = (float(values[key]) for key in ("loss", "bce", "kl"))
+    assert 0 < bce < 1 and 0 <= kl < 1
+    assert loss == pytest.approx(bce + kl, abs=2e-5)  # each printed to 5 decimals
+
+    for png in (run / "plots").iterdir():
+        png.unlink()
+    plotted = vaekit("plot", run)
+    assert {Path(line).name for line in plotted.stdout.split()} == PLOTS
+    assert all(is_png(run / "plots" / name) for name in PLOTS)
+
+    grid = tmp_path / "samples" / "grid.png"
+    vaekit("generate", run, "-n", 16, "--out", grid, "--seed", 1)
+    assert is_png(grid)
+
+    vaekit("train", "--resume", run, "--set", "train.epochs=2", "--quiet")
+    assert [row["epoch"] for row in read_rows(run)] == ["1", "2"]
+    vaekit("evaluate", run)  # the resumed run's model.keras opens in yet another process
+
+
+def test_info_names_versions_cpu_features_and_the_auto_precision():
+    shown = vaekit("info").stdout
+    for words in ("vaekit", "keras", "backend", "model", "features", "native bfloat16", "auto"):
+        assert words in shown
+    report = json.loads(vaekit("info", "--json").stdout)
+    assert report["precision"]["train.precision: auto chooses"] in ("float32", "mixed_bfloat16")
+    assert report["cpu"]["oneDNN ISA cap"] == os.environ.get("ONEDNN_MAX_CPU_ISA", "none")
