@@ -96,6 +96,23 @@ def test_a_corrupt_latest_checkpoint_is_reported_and_the_previous_used(
     assert_same_metrics(crashed, straight_run)
 
 
+def test_when_no_checkpoint_loads_resume_stops_instead_of_starting_over(
+    straight_run, tmp_path, capsys
+):
+    crashed = crash_copy(straight_run, tmp_path, "ckpt-e0000-s000006.keras")
+    torn = {}
+    for path in list_checkpoints(crashed / "checkpoints"):
+        path.write_bytes(path.read_bytes()[:1000])
+        torn[path] = path.read_bytes()
+    assert main(["train", "--resume", str(crashed), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(
+        "none of the 2 checkpoints loads (see the warnings above); move them "
+        "away to train again from epoch 1"
+    )
+    assert {p: p.read_bytes() for p in torn} == torn  # nothing overwritten
+
+
 def test_keep_prunes_old_checkpoints(tmp_path):
     out = tmp_path / "run"
     settings = [

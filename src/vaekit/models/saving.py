@@ -13,13 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import json
 import zipfile
 from pathlib import Path
 
 import keras
 
-from vaekit.errors import ModelFileError
+from vaekit.errors import ModelFileError, StorageError
 from vaekit.models.strategies import STRATEGIES
 from vaekit.version import __version__
 
@@ -52,15 +53,26 @@ def read_model_header(path: str | Path) -> dict:
     return header
 
 
+# Errors of a write, which loading does when Keras unpacks an archive: the file is not to blame.
+NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
 def load_model(path: str | Path, compile: bool = True):
     """Load a vaekit Keras model (with its optimizer state when ``compile``).
 
     Raises:
         ModelFileError: a missing, damaged, foreign or too new file.
+        StorageError: no room on disk to unpack it.
     """
     read_model_header(path)
     try:
         return keras.saving.load_model(path, compile=compile)
+    except OSError as error:
+        if error.errno in NO_ROOM:  # a full disk, not a damaged file
+            raise StorageError(
+                f"{path}: cannot load the model: no room to unpack it ({error.strerror})"
+            ) from None
+        raise ModelFileError(f"{path}: cannot load the model ({error})") from None
     except Exception as error:  # Keras raises many types for a damaged archive
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{path}: cannot load the model ({message})") from None

@@ -46,18 +46,30 @@ class BaseVAE(keras.Model):
         kl_factor: weight of the KL term.
         model_config: the :class:`ModelConfig` as a dict, stored so a saved file can be rebuilt.
         versions: vaekit/Keras/backend versions that wrote the model (filled in when None).
+        training_state: where training stood, in a checkpoint (see
+            :mod:`vaekit.training.checkpoints`); None in a final model.
     """
 
     strategy = ""
     backends = ("tensorflow",)  # the Keras backends this wiring trains on today
 
-    def __init__(self, encoder, decoder, kl_factor, model_config=None, versions=None, **kwargs):
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        kl_factor,
+        model_config=None,
+        versions=None,
+        training_state=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.kl_factor = kl_factor
         self.model_config = model_config
         self.versions = versions or _versions()
+        self.training_state = training_state
         self.bce_tracker = keras.metrics.Mean(name="bce")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         # The encoder and decoder are built functional models, so this model is built too. Saying
@@ -124,6 +136,7 @@ class BaseVAE(keras.Model):
             "kl_factor": self.kl_factor,
             "model_config": self.model_config,
             "versions": self.versions,
+            "training_state": self.training_state,
         }
 
     @classmethod
@@ -131,6 +144,7 @@ class BaseVAE(keras.Model):
         config = dict(config)
         config.pop("trainable", None)
         config.pop("dtype", None)
+        config.pop("training_state", None)  # a checkpoint's position: read from the file itself
         encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
         decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
         return cls(encoder=encoder, decoder=decoder, **config)

@@ -2,10 +2,12 @@
 
 A checkpoint is a ``.keras`` file named ``ckpt-eEEEE-sSSSSSS.keras``: ``EEEE`` epochs done and
 ``SSSSSS`` steps done in the next one (0 at an epoch's end). Besides the model, its optimizer state
-and its noise-generator states (see :mod:`vaekit.models.strategies`), the archive holds
-``vaekit_state.json``: the position, the running metric accumulators of the epoch in progress and
-the seconds it had run, so a run resumed mid-epoch logs the same epoch metrics as one that never
-stopped. Files are written atomically and only the newest ``keep`` are kept.
+and its noise-generator states (see :mod:`vaekit.models.strategies`), the model's config holds the
+training state: the position, the running metric accumulators of the epoch in progress and the
+seconds it had run, so a run resumed mid-epoch logs the same epoch metrics as one that never
+stopped. (Inside the model config, not as a member of its own: Keras unpacks a ``.keras`` archive
+with more than its three usual members to a temporary folder on every load.) Files are written
+atomically and only the newest ``keep`` are kept.
 
 Example:
     >>> checkpoint_name(3, 120)
@@ -30,7 +32,7 @@ from vaekit.errors import ModelFileError
 from vaekit.io import atomic_path
 
 _NAME = re.compile(r"^ckpt-e(\d{4,})-s(\d{6,})\.keras$")
-STATE_MEMBER = "vaekit_state.json"
+OLD_STATE_MEMBER = "vaekit_state.json"  # where checkpoints of vaekit 0.1.0 kept the state
 
 
 def checkpoint_name(epochs_done: int, steps: int = 0) -> str:
@@ -56,14 +58,19 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
 
 
 def read_state(path: str | Path) -> dict:
-    """The ``vaekit_state.json`` of a checkpoint (position, metric accumulators, seconds)."""
+    """The training state of a checkpoint (position, metric accumulators, seconds)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(STATE_MEMBER))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
+            if OLD_STATE_MEMBER in archive.namelist():
+                return json.loads(archive.read(OLD_STATE_MEMBER))
+            state = json.loads(archive.read("config.json"))["config"]["training_state"]
+    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError, OSError) as error:
         raise ModelFileError(
             f"{path}: checkpoint has no readable training state ({error})"
         ) from None
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path}: checkpoint has no training state (a final model?)")
+    return state
 
 
 def latest_checkpoint(folder: str | Path, loader):
@@ -105,7 +112,7 @@ class Checkpointer(keras.callbacks.Callback):
         every_steps: also save every this many steps inside an epoch (None: never).
         initial_position: ``(epoch, steps)`` where this ``fit`` starts; with ``steps > 0`` it
             resumes mid-epoch, restoring ``state``'s metric accumulators.
-        state: the ``vaekit_state.json`` of the checkpoint being resumed, if any.
+        state: the training state (:func:`read_state`) of the checkpoint being resumed, if any.
     """
 
     def __init__(
@@ -155,10 +162,12 @@ class Checkpointer(keras.callbacks.Callback):
             "metrics": metric_states(self.model) if steps else {},
             "epoch_seconds": time.perf_counter() - self._started if steps else 0.0,
         }
-        with atomic_path(path) as temporary:
-            self.model.save(temporary)
-            with zipfile.ZipFile(temporary, "a") as archive:
-                archive.writestr(STATE_MEMBER, json.dumps(state))
+        self.model.training_state = state  # saved with the model's config
+        try:
+            with atomic_path(path) as temporary:
+                self.model.save(temporary)
+        finally:
+            self.model.training_state = None
         self.last_saved = path
         for old in list_checkpoints(self.folder)[: -self.keep]:
             old.unlink(missing_ok=True)

@@ -221,6 +221,12 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
 def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
     settings = prepare_devices(config)  # before the checkpoint loads
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
+    if checkpoint is None and list_checkpoints(run.checkpoints):
+        raise VaekitError(
+            f"{run.checkpoints}: none of the {len(list_checkpoints(run.checkpoints))} "
+            "checkpoints loads (see the warnings above); move them away to train again from "
+            "epoch 1"
+        )
     if checkpoint is None:
         warnings.warn(
             f"{run.checkpoints}: no complete checkpoint yet; training again from epoch 1",
