@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaekit-installed
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow test-wheel lint bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,19 @@ test: setup lint
 test-slow: setup
 	$(BIN)/python -m pytest -m slow; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
 
+# The console-script tests against the built wheel, installed (not editable) into a new virtual
+# environment and run from a folder outside the source tree: an editable install hides missing
+# package data and import-order faults.
+test-wheel: setup
+	rm -rf dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet "$$(ls $(CURDIR)/dist/vaekit-*.whl)[test]"; \
+	cp tests/test_console.py "$$tmp/"; \
+	cd "$$tmp" && VAEKIT_TEST_INSTALLED=1 venv/bin/python -m pytest -q -p no:cacheprovider \
+		-W ignore::pytest.PytestUnknownMarkWarning test_console.py
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -32,4 +45,4 @@ bench: setup
 	$(BIN)/python -m benchmarks.throughput
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .ruff_cache
