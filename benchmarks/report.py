@@ -13,19 +13,9 @@ import statistics
 import time
 from importlib import metadata
 
+from vaekit import hardware
+
 EPOCH_IMAGES = 60_000  # one MNIST training epoch
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or what ``platform`` knows elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _version(*distributions: str) -> str:
@@ -43,7 +33,8 @@ def machine() -> dict:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "platform": platform.platform(),
-        "cpu": cpu_model(),
+        "cpu": hardware.cpu_line(),
+        "torch_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY"),
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "python": platform.python_version(),
@@ -60,8 +51,14 @@ def header(title: str, info: dict, command: str, notes: list[str], runs: list[di
     lines = [
         f"## {title} ({info['date']})",
         "",
-        f"- Machine: {info['platform']}; CPU: {info['cpu']}, {info['cores']} cores "
-        f"({info['usable_cores']} usable); GPU: {', '.join(gpus) or 'none used'}",
+        f"- Machine: {info['platform']}; {info['cores']} cores ({info['usable_cores']} usable); "
+        f"GPU: {', '.join(gpus) or 'none used'}",
+        f"- CPU: {info['cpu']}"
+        + (
+            f"; PyTorch's kernels capped at {info['torch_cpu_capability']} (ATEN_CPU_CAPABILITY)"
+            if info.get("torch_cpu_capability")
+            else ""
+        ),
         f"- Software: Python {info['python']}, Keras {info['keras']}, TensorFlow "
         f"{info['tensorflow']}, torch {info['torch']}, vaekit {info['vaekit']}",
         f"- Command: `{command}`",

@@ -179,6 +179,8 @@ def scaling_cases(args) -> tuple[list[Case], Case]:
 def run_worker(case: Case, args) -> dict:
     """Measure one case in a fresh process; a failure comes back as ``{"error": ...}``."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    if case.implementation == "plain-torch":
+        env["KERAS_BACKEND"] = "torch"  # vaekit.config then loads Keras on torch, not TensorFlow
     done = subprocess.run(case.command(args), cwd=ROOT, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode == 0 and lines:

@@ -16,8 +16,9 @@ back. Compilation and tracing happen in the warm-up steps; building the model, l
 - PyTorch (``plain-torch``): ``loss.item()`` after each step, as a training loop that logs its
   loss does (plus ``torch.cuda.synchronize()`` on a GPU).
 
-Nothing heavy is imported at module level: a PyTorch worker never loads TensorFlow, so its peak
-memory is its own.
+Nothing heavy is imported here at module level, and a ``plain-torch`` worker runs with
+``KERAS_BACKEND=torch`` (importing vaekit loads Keras's backend): it never loads TensorFlow, so its
+peak memory is its own.
 """
 
 from __future__ import annotations

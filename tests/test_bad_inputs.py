@@ -53,6 +53,12 @@ CASES = [
         2,
         ["train.batch_size: got 128", "64 training images"],
     ),
+    (
+        "steps per execution that overrun an epoch",
+        lambda d: ["data.limit=300", "train.batch_size=64", "train.steps_per_execution=2"],
+        2,
+        ["train.steps_per_execution: got 2", "the 5 steps of an epoch", "use one of 1, 5"],
+    ),
     ("non-finite number", lambda d: ["model.kl_factor=.nan"], 2, ["model.kl_factor", "finite"]),
     ("infinite learning rate", lambda d: ["train.learning_rate=.inf"], 2, ["learning_rate"]),
     ("missing data file", lambda d: [f"data.dataset={d}/none.npz"], 2, ["none.npz"]),

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from vaekit.errors import ConfigError
+
 
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
     """The image order of one epoch: a permutation drawn from ``(seed, epoch)``, or 0..n-1."""
@@ -31,6 +33,34 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarr
 def steps_per_epoch(n: int, batch_size: int) -> int:
     """Batches in one epoch; the last one may be smaller."""
     return math.ceil(n / batch_size)
+
+
+def check_steps_per_execution(n: int, batch_size: int, per_execution: int, first_step: int = 0):
+    """Raise a ``ConfigError`` unless ``per_execution`` steps divide every pass evenly.
+
+    Keras runs ``steps_per_execution`` steps per call and does not shorten the last call of an
+    epoch; on this stream of batches (all epochs in one) a longer call would take the next epoch's
+    first batches, so each pass (an epoch, and the rest of one after a mid-epoch resume) must be a
+    multiple of it.
+
+    Example:
+        >>> check_steps_per_execution(600, 100, 3)
+        >>> check_steps_per_execution(600, 100, 4)
+        Traceback (most recent call last):
+        ...
+        vaekit.errors.ConfigError: train.steps_per_execution: got 4, which does not divide ...
+    """
+    steps = steps_per_epoch(n, batch_size)
+    passes = {steps: f"the {steps} steps of an epoch ({n} images in batches of {batch_size})"}
+    if first_step:
+        passes[steps - first_step] = f"the {steps - first_step} steps left of the resumed epoch"
+    for count, what in passes.items():
+        if count % per_execution:
+            divisors = [d for d in range(1, min(count, 64) + 1) if count % d == 0]
+            raise ConfigError(
+                f"train.steps_per_execution: got {per_execution}, which does not divide {what}; "
+                f"use one of {', '.join(map(str, divisors))}"
+            )
 
 
 def make_dataset(

@@ -35,7 +35,7 @@ from vaekit.io import atomic_path
 from vaekit.models.architecture import build_decoder
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import STRATEGIES, build_vae, check_backend
-from vaekit.pipeline import make_dataset, steps_per_epoch
+from vaekit.pipeline import check_steps_per_execution, make_dataset, steps_per_epoch
 
 FORMAT_VERSION = 1  # bump when a saved model can no longer be read by older vaekit
 
@@ -144,6 +144,8 @@ class VariationalAutoencoder:
         ``validation_data`` is an image array (or ``(x, y)``, of which ``x`` is used).
         """
         self._require_model(trains=True)
+        per_execution = self.model.steps_per_execution or 1
+        check_steps_per_execution(len(x), batch_size, per_execution, initial_step)
         validation = None
         if validation_data is not None:
             images = validation_data[0] if isinstance(validation_data, tuple) else validation_data

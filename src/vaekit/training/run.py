@@ -35,6 +35,7 @@ from vaekit.errors import ConfigError, DataError, StorageError, VaekitError
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
+from vaekit.pipeline import check_steps_per_execution
 from vaekit.training.callbacks import MetricsLog, read_metrics
 from vaekit.training.checkpoints import (
     Checkpointer,
@@ -93,8 +94,11 @@ class Data:
     y_test: np.ndarray | None
 
 
-def load_data(config: Config) -> Data:
-    """Load and check the configured data set against the model and the batch size."""
+def load_data(config: Config, first_step: int = 0) -> Data:
+    """Load and check the configured data set against the model and the batch size.
+
+    ``first_step``: steps of the first epoch already done (a mid-epoch resume).
+    """
     (x_train, _), (x_test, y_test) = datasets.load(config.data.dataset, limit=config.data.limit)
     expected = tuple(config.model.input_dim)
     if tuple(x_train.shape[1:]) != expected:
@@ -114,6 +118,9 @@ def load_data(config: Config) -> Data:
             f"train.batch_size: got {config.train.batch_size}, larger than the "
             f"{len(x_train)} training images; use at most {len(x_train)}"
         )
+    check_steps_per_execution(
+        len(x_train), config.train.batch_size, config.train.steps_per_execution, first_step
+    )
     return Data(x_train, x_val, x_test, y_test)
 
 
@@ -244,7 +251,7 @@ def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
             f"done {position[0]} epochs; pass --set train.epochs=N with N > "
             f"{position[0]} to continue"
         )
-    data = load_data(config)
+    data = load_data(config, first_step=0 if finished else position[1])
     vae = VariationalAutoencoder.from_keras_model(model)
     if finished:  # stopped after its last checkpoint: only the final files are missing
         return _finish(vae, run, data, config)
