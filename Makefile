@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/vaekit train --config configs/mnist_seed.yaml
 
+# Two pytest workers, a test file each at a time: much of the suite starts new processes (the
+# console script, a second interpreter), which one core does while the other trains.
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile
+
 test: setup lint
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-slow: setup
-	$(BIN)/python -m pytest -m slow; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
+	$(PYTEST) -m slow; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
 
 # The console-script tests against the built wheel, installed (not editable) into a new virtual
 # environment and run from a folder outside the source tree: an editable install hides missing
@@ -35,7 +39,7 @@ test-wheel: setup
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$(ls $(CURDIR)/dist/vaekit-*.whl)[test]"; \
 	cp tests/test_console.py "$$tmp/"; \
 	cd "$$tmp" && VAEKIT_TEST_INSTALLED=1 venv/bin/python -m pytest -q -p no:cacheprovider \
-		-W ignore::pytest.PytestUnknownMarkWarning test_console.py
+		-n 2 -W ignore::pytest.PytestUnknownMarkWarning test_console.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
