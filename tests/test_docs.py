@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 MODULES = [
+    "backend",
     "cli",
     "config",
     "datasets",
+    "hardware",
     "io",
     "pipeline",
     "plots",
@@ -26,6 +28,7 @@ MODULES = [
     "training.checkpoints",
     "training.device",
     "training.guards",
+    "training.lock",
     "training.run",
 ]
 README = Path(__file__).parents[1] / "README.md"

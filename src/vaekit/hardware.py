@@ -146,7 +146,7 @@ def bfloat16_unavailable(cpu: CpuInfo, isa_cap: str | None, environ=None) -> str
     emulates it (slowly). ``TF_ENABLE_ONEDNN_OPTS=0`` takes the same emulated path.
 
     Example:
-        >>> xeon = CpuInfo.parse("model name : Xeon\nflags : avx2 avx512f amx_bf16\n")
+        >>> xeon = CpuInfo.parse("model name : Xeon\\nflags : avx2 avx512f amx_bf16\\n")
         >>> bfloat16_unavailable(xeon, "AVX2", environ={}) is not None
         True
         >>> bfloat16_unavailable(xeon, "AVX2", environ={"TF_ENABLE_ONEDNN_OPTS": "0"}) is None
@@ -239,9 +239,8 @@ def threads() -> dict:
 
 
 def _backend_version() -> str:
-    name = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(name, name)
-    return f"{name} {getattr(sys.modules.get(module), '__version__', '?')}"
+    name = keras.backend.backend()  # also the name of the backend's module
+    return f"{name} {getattr(sys.modules.get(name), '__version__', '?')}"
 
 
 def cpu_line(cpu: CpuInfo | None = None, environ=None) -> str:
@@ -271,7 +270,7 @@ def choose_precision(
     TensorFlow cannot run it at all (:func:`bfloat16_unavailable`): that is a ``ConfigError``.
 
     Example:
-        >>> epyc = CpuInfo.parse("model name : AMD EPYC 7B13\nflags : avx2\n")
+        >>> epyc = CpuInfo.parse("model name : AMD EPYC 7B13\\nflags : avx2\\n")
         >>> choose_precision("auto", "cpu", [], epyc, None)
         ('float32', None)
         >>> choose_precision("auto", "gpu", [("NVIDIA H100", (9, 0))], epyc, None)
@@ -296,7 +295,7 @@ def choose_precision(
     if requested == "mixed_bfloat16" and not native:
         return requested, (
             f"train.precision: mixed_bfloat16 without native bfloat16 ({why}): it is emulated "
-            "and trains much slower than float32 (12x measured on an AVX2 CPU); "
+            "and trains much slower than float32 (about 12x on an AVX2-only AMD EPYC); "
             "use float32 or auto"
         )
     return requested, None
@@ -309,7 +308,7 @@ def report(environ=None) -> dict:
     native, why = native_bfloat16(cpu, cap)
     found_gpus = gpus()
     device = "gpu" if found_gpus else "cpu"
-    precision, _ = choose_precision("auto", device, found_gpus, cpu, cap)
+    precision, _ = choose_precision("auto", device, found_gpus, cpu, cap, environ)
     return {
         "versions": {
             "vaekit": __version__,

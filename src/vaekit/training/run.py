@@ -4,11 +4,14 @@ A run folder holds::
 
     config.yaml        the fully resolved configuration
     model.keras        the final model (with its config and versions)
-    checkpoints/       the newest checkpoints, with optimizer state (see vaekit.training.callbacks)
+    checkpoints/       the newest checkpoints, with optimizer state (vaekit.training.checkpoints)
     metrics.csv        a row per epoch: epoch, loss, bce, kl, val_loss, val_bce, val_kl, seconds
     plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png
+    .vaekit.lock       while a command writes into the folder (vaekit.training.lock)
 
-Everything the user can get wrong (config, data, folder) is checked before the folder is made.
+Everything the user can get wrong (config, data, backend, folder) is checked before the folder is
+made, and one process writes into a folder at a time. A write that fails (a full disk) stops with a
+:class:`~vaekit.errors.StorageError` that names the file and how to resume.
 
 Example:
     >>> from vaekit.config import Config
