@@ -43,11 +43,8 @@ def _muted_stderr():
 
 
 def _import_keras() -> None:
-    quiet = (
-        os.environ["KERAS_BACKEND"] == "tensorflow"
-        and "tensorflow" not in sys.modules
-        and os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"
-    )
+    # Keras loads TensorFlow on the other backends too, where it is installed (for tf.data).
+    quiet = "tensorflow" not in sys.modules and os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"
     with _muted_stderr() if quiet else contextlib.nullcontext():
         import keras  # noqa: F401  (loads the backend)
 
