@@ -1,4 +1,5 @@
-"""Specification of vaekit.datasets: the shipped MNIST files, IDX parsing and user .npz files."""
+"""Specification of vaekit.datasets: the shipped MNIST files, IDX parsing, user .npz files and
+the registry of named sets (folders, Fashion-MNIST and shapes have test modules of their own)."""
 
 import doctest
 import gzip
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from vaekit import datasets
-from vaekit.datasets import load, load_mnist, read_idx, sha256, validate_images
+from vaekit.datasets import SOURCES, ArrayImages, load, mnist, read_idx, sha256, validate_images
+from vaekit.datasets.idx import FILES
 from vaekit.errors import DataError
 
-MNIST_DIR = datasets._mnist_directory()
+MNIST_DIR = mnist.directory()
 IMAGES = np.random.default_rng(0).random((4, 8, 8, 1), dtype=np.float32)  # a valid tiny split
 
 
@@ -23,7 +25,7 @@ def _idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
 
 
 def _copy_mnist(directory: Path) -> Path:
-    for filename in datasets.MNIST_FILES.values():
+    for filename in FILES.values():
         shutil.copy(MNIST_DIR / filename, directory / filename)
     return directory
 
@@ -77,9 +79,9 @@ def test_invalid_limit_is_rejected(limit):
 
 def test_hard_coded_checksums_match_the_readme_and_the_shipped_files():
     readme = (MNIST_DIR / "README.md").read_text()
-    for role, filename in datasets.MNIST_FILES.items():
-        assert f"| {filename} |" in readme and datasets.MNIST_SHA256[role] in readme
-        assert sha256(MNIST_DIR / filename) == datasets.MNIST_SHA256[role]
+    for role, filename in FILES.items():
+        assert f"| {filename} |" in readme and mnist.SHA256[role] in readme
+        assert sha256(MNIST_DIR / filename) == mnist.SHA256[role]
 
 
 def test_a_corrupted_mnist_copy_fails_its_checksum(tmp_path, monkeypatch):
@@ -90,16 +92,18 @@ def test_a_corrupted_mnist_copy_fails_its_checksum(tmp_path, monkeypatch):
     with pytest.raises(
         DataError, match=r"t10k-labels-idx1-ubyte\.gz: SHA-256 [0-9a-f]{64}, expected"
     ):
-        load_mnist(tmp_path)
-    monkeypatch.setattr(datasets, "_mnist_directory", lambda: tmp_path)
+        mnist.load(tmp_path)
+    monkeypatch.setattr(mnist, "directory", lambda: tmp_path)
+    datasets._as_arrays.cache_clear()
     with pytest.raises(DataError, match="corrupt or not the canonical MNIST file"):
         load("mnist")
+    datasets._as_arrays.cache_clear()
 
 
 def test_a_missing_mnist_file_is_named(tmp_path):
     (_copy_mnist(tmp_path) / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: MNIST file missing"):
-        load_mnist(tmp_path)
+        mnist.load(tmp_path)
 
 
 # IDX
@@ -288,23 +292,40 @@ def test_validate_images_keeps_four_dimensional_float_images():
     assert validate_images(IMAGES > 0.5, "masks").max() == 1.0
 
 
+def test_integer_images_stay_uint8_in_the_image_set_and_are_scaled_per_batch(tmp_path):
+    x_train = np.arange(4 * 2 * 2, dtype=np.int32).reshape(4, 2, 2) * 15
+    path = tmp_path / "data.npz"
+    np.savez(path, x_train=x_train, x_test=x_train)
+    with pytest.warns(UserWarning, match="scaled from 0..255"):
+        data = datasets.open_images(path)
+    assert data.train.array.dtype == np.uint8  # a quarter of float32's memory
+    np.testing.assert_array_equal(
+        data.train.take([3, 0])[..., 0], x_train[[3, 0]].astype(np.float32) / np.float32(255)
+    )
+
+
 # names and the registry
 
 
-@pytest.mark.parametrize("name", ["mnsit", "MNIST", "fashion_mnist"])
+@pytest.mark.parametrize("name", ["mnsit", "MNIST", "cifar10"])
 def test_unknown_name_lists_the_valid_names(name):
     with pytest.raises(
-        DataError, match=rf"unknown data set '{name}': expected one of mnist, or an \.npz"
+        DataError,
+        match=rf"unknown data set '{name}': expected one of mnist, fashion_mnist, shapes, "
+        r"shapes_color, an \.npz file or a folder of images",
     ):
         load(name)
 
 
 def test_load_dispatches_through_the_registry(monkeypatch):
-    tiny = ((IMAGES, np.arange(4)), (IMAGES[:1], None))
-    monkeypatch.setitem(datasets.DATASETS, "tiny", lambda: tiny)
+    tiny = (ArrayImages(IMAGES, np.arange(4)), ArrayImages(IMAGES[:1]))
+    source = datasets.Source(lambda: tiny, lambda: "here", "a tiny set")
+    monkeypatch.setitem(SOURCES, "tiny", source)
     (x_train, y_train), (x_test, y_test) = load("tiny", limit=2)
     assert x_train.shape == (2, 8, 8, 1) and y_train.tolist() == [0, 1]
     assert len(x_test) == 1 and y_test is None
+    assert ("tiny", "here", "a tiny set") in datasets.available()
+    datasets._as_arrays.cache_clear()
 
 
 def test_docstring_examples_run():

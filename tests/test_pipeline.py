@@ -6,7 +6,7 @@ import pytest
 from conftest import needs_bf16
 
 from vaekit import VariationalAutoencoder
-from vaekit.pipeline import epoch_order, make_dataset, steps_per_epoch
+from vaekit.datasets.pipeline import epoch_order, make_dataset, steps_per_epoch
 
 
 def batches(dataset):

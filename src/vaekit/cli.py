@@ -6,6 +6,7 @@
     vaekit plot RUN_DIR
     vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
     vaekit info [--json]
+    vaekit datasets
 
 Exit codes: 0 done; 2 a user mistake (one line on stderr, no traceback); 3 training diverged
 (NaN or inf loss); 4 a file could not be written (disk full, read-only); 130 / 143 stopped by
@@ -25,7 +26,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from vaekit import hardware
+from vaekit import datasets, hardware
 from vaekit.config import Config
 from vaekit.errors import Interrupted, VaekitError
 from vaekit.training import run
@@ -65,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         "info", help="versions, CPU features, devices and threads: paste it into a bug report"
     )
     info.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser("datasets", help="the data sets available offline here, and where")
     return parser
 
 
@@ -111,12 +114,25 @@ def _info(args) -> int:
     return 0
 
 
+def _datasets(args) -> int:
+    rows = datasets.available()
+    width = max(len(name) for name, _, _ in rows)
+    for name, where, what in rows:
+        print(f"{name:<{width}}  {what}\n{'':<{width}}  {where}")
+    print(
+        "\nor data.dataset: a path to an .npz file (x_train, x_test, optional y_train, y_test),\n"
+        "or to a folder of images (class subfolders for labels; train/ and test/ to split)"
+    )
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "plot": _plot,
     "generate": _generate,
     "info": _info,
+    "datasets": _datasets,
 }
 
 

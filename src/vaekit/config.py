@@ -33,6 +33,8 @@ from vaekit.io import atomic_write_text
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
 KL_STRATEGIES = ("layer", "add_loss", "train_step", "multi_output")  # index = integer alias
 DEVICES = ("auto", "cpu", "gpu")
+RESIZES = ("center_crop", "resize")
+ON_BAD_FILE = ("skip", "error")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 
 
@@ -114,8 +116,25 @@ def _jit(name, value):
 
 def _dataset(name, value):
     if not isinstance(value, str) or not value:
-        _fail(name, value, "'mnist' or a path to an .npz file")
+        _fail(name, value, "a data set name (see vaekit datasets), an .npz file or a folder")
     return value
+
+
+def _image_size(name, value):
+    if value is None:
+        return None
+    bad = lambda v: isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65536  # noqa: E731
+    if not isinstance(value, list | tuple) or len(value) != 2 or any(bad(v) for v in value):
+        _fail(name, value, "[height, width], two integers from 1 to 65536, or null")
+    return list(value)
+
+
+def _labels(name, value):
+    if value in ("auto", "none"):
+        return value
+    if isinstance(value, str) and value.lower().endswith(".csv"):
+        return value
+    _fail(name, value, "auto (class folders), none, or the path of a file,label .csv")
 
 
 def _validation(name, value):
@@ -218,11 +237,16 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Which images to train on."""
+    """Which images to train on, and how a folder of images is read."""
 
     dataset: str = _spec("mnist", _dataset)
     limit: int | None = _spec(None, _int(1, optional=True))
     validation: Any = _spec("test", _validation)
+    image_size: list | None = _spec(None, _image_size)  # null: model.input_dim's
+    resize: str = _spec("center_crop", _choice(RESIZES))
+    test_split: float = _spec(0.1, _float(0.0, 1.0, exclusive_min=True))
+    labels: str = _spec("auto", _labels)
+    on_bad_file: str = _spec("skip", _choice(ON_BAD_FILE))
 
 
 @dataclass
@@ -293,6 +317,15 @@ class Config:
         sections = {k: _build_section(k, c, values.get(k)) for k, c in SECTIONS.items()}
         config = cls(**sections)
         config.model.validate_shapes()
+        size, expected = config.data.image_size, list(config.model.input_dim[:2])
+        if size is not None and size != expected:
+            raise ConfigError(
+                f"data.image_size: got {size}, but model.input_dim is "
+                f"{list(config.model.input_dim)}; images are read at the model's size, so they "
+                f"must agree ({expected}), or leave data.image_size out"
+            )
+        if config.data.test_split >= 1.0:
+            _fail("data.test_split", config.data.test_split, "a fraction in (0, 1)")
         return config
 
     @classmethod

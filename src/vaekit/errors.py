@@ -6,6 +6,11 @@ the value given and what would be valid. The CLI prints it and exits with the er
 """
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and its message with whitespace collapsed."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
 class VaekitError(ValueError):
     """Base class of vaekit's user-facing errors (a subclass of ``ValueError``)."""
 

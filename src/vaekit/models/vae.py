@@ -30,12 +30,16 @@ import keras
 import numpy as np
 
 from vaekit.config import ModelConfig, _build_section
+from vaekit.datasets.pipeline import (
+    check_steps_per_execution,
+    make_dataset,
+    steps_per_epoch,
+)
 from vaekit.errors import ModelFileError
 from vaekit.io import atomic_path
 from vaekit.models.architecture import build_decoder
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import STRATEGIES, build_vae, check_backend
-from vaekit.pipeline import check_steps_per_execution, make_dataset, steps_per_epoch
 
 FORMAT_VERSION = 1  # bump when a saved model can no longer be read by older vaekit
 
@@ -137,7 +141,7 @@ class VariationalAutoencoder:
     ):
         """Train on images ``x`` (N, H, W, C) in [0, 1]; returns the Keras ``History``.
 
-        Batches are streamed (see :mod:`vaekit.pipeline`): epoch ``e`` sees the permutation
+        Batches are streamed (see :mod:`vaekit.datasets.pipeline`): epoch ``e`` sees the permutation
         drawn from ``(seed, e)``, so a run resumed with ``initial_epoch`` sees the same order.
         ``initial_step`` resumes inside ``initial_epoch``: its first batches are skipped, and that
         partial epoch runs as a ``fit`` of its own before the remaining epochs.
@@ -185,7 +189,7 @@ class VariationalAutoencoder:
         return history
 
     def evaluate(self, x, batch_size=128, verbose=0) -> dict:
-        """Mean ``loss``, ``bce`` and ``kl`` over images ``x``."""
+        """Mean ``loss``, ``bce`` and ``kl`` over images ``x`` (an array or an image set)."""
         self._require_model(trains=True)
         data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False)
         logs = self.model.evaluate(data, verbose=verbose, return_dict=True)
@@ -193,9 +197,24 @@ class VariationalAutoencoder:
 
     # Using the model.
     def encode(self, x, sample: bool = False, batch_size: int = 256) -> np.ndarray:
-        """Latent means ``mu`` of images ``x`` (or sampled ``z`` with ``sample=True``)."""
-        mu, _, z = self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        """Latent means ``mu`` of images ``x`` (or sampled ``z`` with ``sample=True``).
+
+        ``x`` is an (N, H, W, C) array or an image set (:mod:`vaekit.datasets.images`), read a
+        batch at a time.
+        """
+        mu, _, z = self._encoded(x, batch_size)
         return z if sample else mu
+
+    def posterior(self, x, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, log_var)`` of the Gaussian posterior of each image of ``x``."""
+        mu, log_var, _ = self._encoded(x, batch_size)
+        return mu, log_var
+
+    def _encoded(self, x, batch_size: int):
+        if isinstance(x, np.ndarray) or not hasattr(x, "take_raw"):
+            return self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        batches = make_dataset(x, batch_size, shuffle=False)
+        return self.encoder.predict(batches, verbose=0)
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images decoded from latent points ``z`` (N, z_dim), in one batched pass."""

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,11 +35,13 @@ import numpy as np
 
 from vaekit import datasets, plots
 from vaekit.config import Config
+from vaekit.datasets import Images
+from vaekit.datasets.folder import Manifest
+from vaekit.datasets.pipeline import check_steps_per_execution
 from vaekit.errors import ConfigError, DataError, StorageError, VaekitError
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
-from vaekit.pipeline import check_steps_per_execution
 from vaekit.training.callbacks import MetricsLog, read_metrics
 from vaekit.training.checkpoints import (
     Checkpointer,
@@ -78,6 +81,15 @@ class RunFolder:
     def plots(self) -> Path:
         return self.path / "plots"
 
+    @property
+    def manifest(self) -> Path:
+        """The files of a folder data set that the run reads (see vaekit.datasets.folder)."""
+        return self.path / "manifest.json"
+
+    @property
+    def bad_files(self) -> Path:
+        return self.path / "bad_files.txt"
+
     @classmethod
     def existing(cls, path: str | Path) -> RunFolder:
         """A folder that must already hold a run (its config.yaml)."""
@@ -89,42 +101,84 @@ class RunFolder:
 
 @dataclass
 class Data:
-    """The arrays a run uses: training images, validation images (or None), test split."""
+    """The images a run uses: training, validation (or None) and test, and their source."""
 
-    x_train: np.ndarray
-    x_val: np.ndarray | None
-    x_test: np.ndarray
-    y_test: np.ndarray | None
+    train: Images
+    validation: Images | None
+    test: Images
+    source: datasets.ImageData
 
 
-def load_data(config: Config, first_step: int = 0) -> Data:
-    """Load and check the configured data set against the model and the batch size.
+def load_data(config: Config, first_step: int = 0, run: RunFolder | None = None) -> Data:
+    """Open and check the configured data set against the model and the batch size.
 
-    ``first_step``: steps of the first epoch already done (a mid-epoch resume).
+    Args:
+        config: the run's config.
+        first_step: steps of the first epoch already done (a mid-epoch resume).
+        run: an existing run, whose manifest (a folder data set) says which files to read.
     """
-    (x_train, _), (x_test, y_test) = datasets.load(config.data.dataset, limit=config.data.limit)
+    manifest = None
+    if run is not None and run.manifest.is_file():
+        manifest = Manifest.read(run.manifest)
+        for note in manifest.verify():
+            warnings.warn(note, stacklevel=2)
+    data = config.data
+    source = datasets.open_images(
+        data.dataset,
+        tuple(config.model.input_dim),
+        resize=data.resize,
+        test_split=data.test_split,
+        labels=data.labels,
+        on_bad_file=data.on_bad_file,
+        manifest=manifest,
+    )
+    train, test = (_first(images, data.limit) for images in (source.train, source.test))
     expected = tuple(config.model.input_dim)
-    if tuple(x_train.shape[1:]) != expected:
+    if train.shape != expected:
         raise DataError(
-            f"{config.data.dataset}: images have shape {tuple(x_train.shape[1:])}, "
+            f"{data.dataset}: images have shape {train.shape}, "
             f"but model.input_dim is {list(expected)}; make them agree"
         )
-    validation = config.data.validation
-    x_val = {"test": x_test, "none": None}.get(validation) if isinstance(validation, str) else None
-    if isinstance(validation, float):
-        held_out = max(1, round(len(x_train) * validation))
-        if held_out >= len(x_train):
-            raise ConfigError(f"data.validation: got {validation}, which leaves no training images")
-        x_train, x_val = x_train[:-held_out], x_train[-held_out:]
-    if config.train.batch_size > len(x_train):
+    validation = {"test": test, "none": None}.get(data.validation)
+    if isinstance(data.validation, float):
+        held_out = max(1, round(len(train) * data.validation))
+        if held_out >= len(train):
+            raise ConfigError(
+                f"data.validation: got {data.validation}, which leaves no training images"
+            )
+        train, validation = (
+            train.subset(slice(0, len(train) - held_out)),
+            train.subset(slice(len(train) - held_out, len(train))),
+        )
+    if config.train.batch_size > len(train):
         raise ConfigError(
             f"train.batch_size: got {config.train.batch_size}, larger than the "
-            f"{len(x_train)} training images; use at most {len(x_train)}"
+            f"{len(train)} training images; use at most {len(train)}"
         )
     check_steps_per_execution(
-        len(x_train), config.train.batch_size, config.train.steps_per_execution, first_step
+        len(train), config.train.batch_size, config.train.steps_per_execution, first_step
     )
-    return Data(x_train, x_val, x_test, y_test)
+    return Data(train, validation, test, source)
+
+
+def _first(images: Images, limit: int | None) -> Images:
+    return images if limit is None or limit >= len(images) else images.subset(slice(0, limit))
+
+
+def _record_source(run: RunFolder, data: Data) -> None:
+    """Keep a folder data set's manifest in the run, and report the files it left out."""
+    manifest = data.source.manifest
+    if manifest is None or run.manifest.exists():
+        return
+    manifest.save(run.manifest)
+    if manifest.bad:
+        manifest.write_bad_files(run.bad_files)
+        path, why = manifest.bad[0]
+        warnings.warn(
+            f"{manifest.root}: skipped {len(manifest.bad)} bad files (first: {path}: {why}); "
+            f"the list is in {run.bad_files}",
+            stacklevel=3,
+        )
 
 
 def default_run_dir(config_path: str | Path | None) -> Path:
@@ -193,6 +247,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     with RunLock(run.path, "vaekit train"):
         _refuse_existing(run)  # a run another process finished while this one loaded its data
         vae = build_vae(config)
+        _record_source(run, data)
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
 
@@ -242,8 +297,9 @@ def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
             f"{run.checkpoints}: no complete checkpoint yet; training again from epoch 1",
             stacklevel=3,
         )
-        data = load_data(config)
+        data = load_data(config, run=run)
         vae = build_vae(config, settings)
+        _record_source(run, data)
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
     position = checkpoint_position(checkpoint)
@@ -254,7 +310,7 @@ def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
             f"done {position[0]} epochs; pass --set train.epochs=N with N > "
             f"{position[0]} to continue"
         )
-    data = load_data(config, first_step=0 if finished else position[1])
+    data = load_data(config, first_step=0 if finished else position[1], run=run)
     vae = VariationalAutoencoder.from_keras_model(model)
     if finished:  # stopped after its last checkpoint: only the final files are missing
         return _finish(vae, run, data, config)
@@ -301,12 +357,12 @@ def _fit(
     ]
     try:
         vae.fit(
-            data.x_train,
+            data.train,
             batch_size=config.train.batch_size,
             epochs=config.train.epochs,
             initial_epoch=position[0],
             initial_step=position[1],
-            validation_data=data.x_val,
+            validation_data=data.validation,
             callbacks=callbacks,
             shuffle=config.train.shuffle,
             seed=config.train.seed,
@@ -324,14 +380,25 @@ def _fit(
 def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
     """Write the final model and the plots."""
     vae.save(run.model)
-    write_plots(vae, run, data.x_test, data.y_test, seed=config.train.seed)
+    write_plots(vae, run, data.test, seed=config.train.seed)
     return run
 
 
-def write_plots(vae, run: RunFolder, x_test, y_test, seed: int = 0) -> list[Path]:
-    """Draw every plot of a run into ``run.plots``; returns the files written."""
+# The plots read at most this many bytes (float32) and 10,000 images of the test split.
+PLOT_BYTES = 256 * 2**20
+
+
+def write_plots(vae, run: RunFolder, test: Images, seed: int = 0) -> list[Path]:
+    """Draw every plot of a run into ``run.plots``; returns the files written.
+
+    The latent space shows the first test images (up to 10,000, fewer for large images); with
+    ``z_dim`` above 2 the latent traversals replace the manifold.
+    """
+    count = min(len(test), 10_000, max(64, PLOT_BYTES // (4 * math.prod(test.shape))))
+    x_test = test.take(np.arange(count))
+    y_test = None if test.labels is None else test.labels[:count]
     written = []
-    mu = vae.encode(x_test)
+    mu, log_var = vae.posterior(x_test)
     plots.plot_latent_space(mu, y_test, run.plots / "latent_space.png")
     written.append(run.plots / "latent_space.png")
     originals = x_test[:10]
@@ -344,6 +411,10 @@ def write_plots(vae, run: RunFolder, x_test, y_test, seed: int = 0) -> list[Path
     if vae.config.z_dim == 2:
         plots.plot_manifold(vae.decode, run.plots / "manifold.png")
         written.append(run.plots / "manifold.png")
+    else:
+        kl = np.mean(0.5 * (mu**2 + np.exp(log_var) - log_var - 1.0), axis=0)  # per dimension
+        plots.plot_traversals(vae.decode, mu[0], kl, run.plots / "traversals.png")
+        written.append(run.plots / "traversals.png")
     rows = read_metrics(run.metrics)
     if rows:
         plots.plot_loss(rows, run.plots / "loss.png")
@@ -366,18 +437,18 @@ def evaluate(path: str | Path, batch_size: int | None = None) -> dict:
     run = RunFolder.existing(path)
     config = Config.load(run.config)
     check_backend(config.model.kl_strategy)
+    data = load_data(config, run=run)
     vae = load_run_model(run)
-    (_, _), (x_test, _) = datasets.load(config.data.dataset, limit=config.data.limit)
-    return vae.evaluate(x_test, batch_size=batch_size or config.train.batch_size)
+    return vae.evaluate(data.test, batch_size=batch_size or config.train.batch_size)
 
 
 def plot(path: str | Path) -> list[Path]:
     """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
     run = RunFolder.existing(path)
     config = Config.load(run.config)
-    (_, _), (x_test, y_test) = datasets.load(config.data.dataset, limit=config.data.limit)
+    data = load_data(config, run=run)
     with RunLock(run.path, "vaekit plot"):
-        return write_plots(load_run_model(run), run, x_test, y_test, seed=config.train.seed)
+        return write_plots(load_run_model(run), run, data.test, seed=config.train.seed)
 
 
 def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:

@@ -1,8 +1,10 @@
-"""Streams training batches: one index permutation per epoch, a gather per batch, prefetch.
+"""Streams training batches: one index permutation per epoch, a batch of images per step, prefetch.
 
-The whole data set is never copied per epoch: each epoch only draws a permutation of the indices
-(from ``(seed, epoch)``, so it is reproducible and a resumed run sees the same order), and each
-batch gathers its images from the one array in memory.
+The data set is never copied per epoch: each epoch only draws a permutation of the indices (from
+``(seed, epoch)``, so it is reproducible and a resumed run sees the same order, whatever the
+source), and each batch gathers its images by index: from the one array in memory (uint8 scaled to
+[0, 1] per batch), or, for files and memory maps, read and decoded for that batch alone, several
+batches at once in parallel. So memory does not grow with the number of images on disk.
 
 Example:
     >>> import numpy as np
@@ -20,6 +22,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from vaekit.datasets.images import ArrayImages, Images
 from vaekit.errors import ConfigError
 
 
@@ -63,8 +66,13 @@ def check_steps_per_execution(n: int, batch_size: int, per_execution: int, first
             )
 
 
+def as_images(images) -> Images:
+    """An image set, or an (N, H, W, C) array (uint8 0..255 or float32 in [0, 1]) wrapped as one."""
+    return images if hasattr(images, "take_raw") else ArrayImages(np.asarray(images))
+
+
 def make_dataset(
-    images: np.ndarray,
+    images,
     batch_size: int,
     *,
     targets: Callable | None = None,
@@ -77,7 +85,7 @@ def make_dataset(
     """Batches ``(x, y)`` for epochs ``first_epoch .. epochs - 1``, for ``model.fit``.
 
     Args:
-        images: the (N, H, W, C) float32 images.
+        images: an image set (:mod:`vaekit.datasets.images`) or an (N, H, W, C) array.
         batch_size: images per batch.
         targets: maps a batch of images to the ``y`` the model trains on (identity if None).
         shuffle: draw a fresh permutation each epoch.
@@ -87,14 +95,38 @@ def make_dataset(
     """
     targets = targets or (lambda x: x)
     build = _BUILDERS.get(keras.backend.backend(), _py_dataset)
+    images = as_images(images)
     return build(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step)
+
+
+def _tf_loader(images: Images):
+    """A function from a batch of indices to the float32 images, in TensorFlow ops."""
+    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
+
+    def scaled(batch):
+        return tf.cast(batch, tf.float32) / 255.0 if batch.dtype == tf.uint8 else batch
+
+    if images.in_memory:
+        source = tf.constant(images.array)  # one copy, shared by every epoch
+
+        def gather(indices):
+            return scaled(tf.gather(source, indices))  # (B, H, W, C)
+
+        return gather
+    dtype = tf.as_dtype(images.array.dtype) if isinstance(images, ArrayImages) else tf.uint8
+
+    def read(indices):  # files (or a memory map): only this batch is read
+        batch = tf.numpy_function(images.take_raw, [indices], dtype, stateful=False)
+        return scaled(tf.ensure_shape(batch, [None, *images.shape]))
+
+    return read
 
 
 def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
     import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
 
     n = len(images)
-    source = tf.constant(images)  # one copy, shared by every epoch
+    load = _tf_loader(images)
 
     def batches_of_epoch(epoch):
         order = tf.numpy_function(
@@ -103,7 +135,7 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs,
         return tf.data.Dataset.from_tensor_slices(tf.ensure_shape(order, [n])).batch(batch_size)
 
     def to_example(indices):
-        batch = tf.gather(source, indices)  # (B, H, W, C)
+        batch = load(indices)  # (B, H, W, C) float32
         return batch, targets(batch)
 
     return (
@@ -136,7 +168,8 @@ class _EpochBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         index += self.skip
-        batch = self.images[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
+        indices = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self.images.take(indices)
         return batch, keras.ops.convert_to_numpy(self.targets(batch))
 
     def on_epoch_end(self):
