@@ -43,6 +43,13 @@ def test_reference_file_loads_to_the_defaults_with_every_stated_value():
             assert loaded[section][key] == value, f"{section}.{key}"
 
 
+@pytest.mark.parametrize("path", sorted(REFERENCE.parent.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    config = Config.load(path)
+    assert tuple(config.model.decoder_output_shape()) == tuple(config.model.input_dim)
+    assert config.data.dataset
+
+
 def test_defaults_are_valid_and_independent_copies():
     first, second = Config.from_dict({}), Config.from_dict(None)
     assert first == second == Config()
@@ -244,7 +251,18 @@ INVALID = [
     ),
     ("validation 1.5", ["data.validation=1.5"], "data.validation", ["1.5", "(0, 1)"]),
     ("validation 0", {"data": {"validation": 0}}, "data.validation", ["'test', 'none'"]),
-    ("empty dataset", {"data": {"dataset": ""}}, "data.dataset", ["'mnist'"]),
+    (
+        "empty dataset",
+        {"data": {"dataset": ""}},
+        "data.dataset",
+        ["got ''", "vaekit datasets", "a folder"],
+    ),
+    ("image size", {"data": {"image_size": [28]}}, "data.image_size", ["[height, width]"]),
+    ("bad resize", {"data": {"resize": "crop"}}, "data.resize", ["center_crop, resize"]),
+    ("test split", {"data": {"test_split": 1.0}}, "data.test_split", ["(0, 1)"]),
+    ("labels", {"data": {"labels": 3}}, "data.labels", ["auto", "none", ".csv"]),
+    ("bad file mode", {"data": {"on_bad_file": "ignore"}}, "data.on_bad_file", ["skip, error"]),
+    ("cache", {"data": {"cache": "yes"}}, "data.cache", ["true or false"]),
     ("override without '='", ["train.epochs"], "train.epochs", ["section.key=value"]),
     ("override without a section", ["epochs=3"], "epochs=3", ["section.key=value"]),
     ("override with three parts", ["a.b.c=1"], "a.b.c=1", ["section.key=value"]),

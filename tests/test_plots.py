@@ -165,3 +165,26 @@ def test_docstring_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write their PNGs to the working directory
     result = doctest.testmod(plots, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_plot_latent_space_of_a_single_high_dimensional_point(tmp_path):
+    # PCA of one point has one component: the plot still draws it (at the origin).
+    plots.plot_latent_space(np.ones((1, 5)), np.array([3]), tmp_path / "one.png")
+    assert_png(tmp_path / "one.png")
+
+
+def test_plot_traversals_sweeps_the_dimensions_of_highest_kl(tmp_path):
+    decoded = []
+
+    def decode(z):
+        decoded.append(z)
+        return np.broadcast_to(z[:, :1, None, None] * 0 + 0.5, (len(z), 6, 6, 1))
+
+    kl = np.array([0.1, 3.0, 0.0, 1.5])
+    plots.plot_traversals(decode, np.full(4, 0.25), kl, tmp_path / "t.png", dims=2, n=5)
+    assert_png(tmp_path / "t.png")
+    (points,) = decoded  # one batched call
+    assert points.shape == (10, 4)
+    np.testing.assert_allclose(points[:5, 1], np.linspace(-3, 3, 5))  # row 1: z[1], KL 3.0
+    np.testing.assert_allclose(points[5:, 3], np.linspace(-3, 3, 5))  # row 2: z[3], KL 1.5
+    assert (points[:5, [0, 2, 3]] == 0.25).all() and (points[5:, [0, 1, 2]] == 0.25).all()

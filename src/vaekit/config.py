@@ -247,6 +247,7 @@ class DataConfig:
     test_split: float = _spec(0.1, _float(0.0, 1.0, exclusive_min=True))
     labels: str = _spec("auto", _labels)
     on_bad_file: str = _spec("skip", _choice(ON_BAD_FILE))
+    cache: bool = _spec(False, _bool)  # a folder: decode once into a uint8 memory map in the run
 
 
 @dataclass

@@ -73,12 +73,15 @@ def latent_grid(n: int = 15, span: float = 3.0) -> np.ndarray:
     return np.stack([z0.ravel(), z1.ravel()], axis=1)
 
 
-def plot_latent_space(z: np.ndarray, labels: np.ndarray | None, path) -> Figure:
+def plot_latent_space(
+    z: np.ndarray, labels: np.ndarray | None, path, class_names: Sequence[str] | None = None
+) -> Figure:
     """Scatter the latent means ``z`` ``(N, D)``, coloured by ``labels`` ``(N,)`` if given.
 
     ``D == 2`` is drawn as is; ``D > 2`` is projected on its first two principal components
     (SVD of the centred ``z``) and the title says how much variance they explain; ``D == 1`` is
     drawn against the label, or as a histogram without labels. One-hot labels are accepted.
+    ``class_names[label]`` names the colorbar's ticks when given.
 
     >>> rng = np.random.default_rng(0)
     >>> fig = plot_latent_space(rng.normal(size=(100, 8)), rng.integers(0, 10, 100), "z.png")
@@ -106,7 +109,10 @@ def plot_latent_space(z: np.ndarray, labels: np.ndarray | None, path) -> Figure:
     else:
         centred = z - z.mean(axis=0)
         _, singular, components = np.linalg.svd(centred, full_matrices=False)
-        x, y = (centred @ components[:2].T).T  # (2, N)
+        projected = np.zeros((len(z), 2), np.float32)  # (N, 2); fewer than 2 images: zeros
+        found = centred @ components[:2].T
+        projected[:, : found.shape[1]] = found
+        x, y = projected.T
         explained = (singular[:2] ** 2).sum() / max((singular**2).sum(), 1e-12)
         xlabel, ylabel = "principal component 1", "principal component 2"
         title = (
@@ -126,7 +132,8 @@ def plot_latent_space(z: np.ndarray, labels: np.ndarray | None, path) -> Figure:
         points = ax.scatter(x, y, c=labels, **style)
         colorbar = fig.colorbar(points, ax=ax, label="label")
         if "norm" in style:
-            colorbar.set_ticks(classes)
+            names = [class_names[c] if class_names else str(c) for c in classes]
+            colorbar.set_ticks(classes, labels=names)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return _save(fig, path)
 

@@ -58,11 +58,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Source:
-    """A named data set: how to load it, where it is, and what it is."""
+    """A named data set: how to load it, where it is, what it is, and its class names."""
 
     load: Callable[[], tuple[ArrayImages, ArrayImages]]
     where: Callable[[], str]
     description: str
+    classes: tuple[str, ...] | None = None
 
 
 SOURCES: dict[str, Source] = {
@@ -70,17 +71,22 @@ SOURCES: dict[str, Source] = {
         mnist.load, mnist.where, "handwritten digits, 28x28x1, 60,000 + 10,000, 10 classes"
     ),
     "fashion_mnist": Source(
-        fashion_mnist.load, fashion_mnist.where, "clothing, 28x28x1, 60,000 + 10,000, 10 classes"
+        fashion_mnist.load,
+        fashion_mnist.where,
+        "clothing, 28x28x1, 60,000 + 10,000, 10 classes",
+        fashion_mnist.CLASSES,
     ),
     "shapes": Source(
         shapes.load,
         functools.partial(shapes.where, "shapes"),
         "generated shapes, 64x64x1, 46,080 images; factors shape, scale, rotation, x, y",
+        shapes.SHAPE_NAMES,
     ),
     "shapes_color": Source(
         shapes.load_color,
         functools.partial(shapes.where, "shapes_color"),
         "generated coloured shapes, 64x64x3, 11,520 images; factors as shapes, and color",
+        shapes.SHAPE_NAMES,
     ),
 }
 
@@ -121,9 +127,9 @@ def open_images(
     """
     name = str(dataset)
     if name in SOURCES:
-        train, test = SOURCES[name].load()
-        classes = list(fashion_mnist.CLASSES) if name == "fashion_mnist" else None
-        return ImageData(train, test, name, classes)
+        source = SOURCES[name]
+        train, test = source.load()
+        return ImageData(train, test, name, list(source.classes) if source.classes else None)
     path = Path(dataset).expanduser()
     if path.is_dir() or manifest is not None:
         if manifest is None:

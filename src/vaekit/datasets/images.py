@@ -21,12 +21,16 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from vaekit.io import atomic_path
 
 # How images of another size reach the set's (H, W): the choices of ``data.resize``.
 RESIZES = ("center_crop", "resize")
@@ -175,6 +179,31 @@ def decode_image(path, shape: tuple[int, int, int], resize: str = "center_crop")
                 image = image.resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(image, dtype=np.uint8)
     return array.reshape(height, width, channels)
+
+
+def cache_to_memmap(images: FileImages, path: str | Path, batch_size: int = 256) -> ArrayImages:
+    """Decode every file of ``images`` once into a uint8 memory map at ``path``; return it as a set.
+
+    An existing, complete cache of the same shape is used as it is. The file is written under a
+    temporary name and renamed when complete, so an interrupted run never leaves a partial cache.
+    Reading it later costs a page-cache lookup per image instead of a decode.
+    """
+    path = Path(path)
+    shape = (len(images), *images.shape)
+    if not path.is_file() or path.stat().st_size != int(np.prod(shape)):
+        with atomic_path(path) as temporary:
+            cache = np.memmap(temporary, np.uint8, "w+", shape=shape)  # raw bytes, no header
+            with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                starts = range(0, len(images), batch_size)
+                batches = pool.map(
+                    lambda s: (s, images.take_raw(np.arange(s, min(s + batch_size, len(images))))),
+                    starts,
+                )
+                for start, batch in batches:
+                    cache[start : start + len(batch)] = batch
+            cache.flush()
+            del cache
+    return ArrayImages(np.memmap(path, np.uint8, "r", shape=shape), images.labels, images.factors)
 
 
 def as_path_array(paths) -> np.ndarray:

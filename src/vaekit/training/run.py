@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 import warnings
@@ -35,8 +36,9 @@ import numpy as np
 
 from vaekit import datasets, plots
 from vaekit.config import Config
-from vaekit.datasets import Images
+from vaekit.datasets import FileImages, Images
 from vaekit.datasets.folder import Manifest
+from vaekit.datasets.images import cache_to_memmap
 from vaekit.datasets.pipeline import check_steps_per_execution
 from vaekit.errors import ConfigError, DataError, StorageError, VaekitError
 from vaekit.models.saving import load_model
@@ -90,6 +92,11 @@ class RunFolder:
     def bad_files(self) -> Path:
         return self.path / "bad_files.txt"
 
+    @property
+    def cache(self) -> Path:
+        """Decoded images of a folder data set with ``data.cache: true`` (uint8 memory maps)."""
+        return self.path / "cache"
+
     @classmethod
     def existing(cls, path: str | Path) -> RunFolder:
         """A folder that must already hold a run (its config.yaml)."""
@@ -132,6 +139,14 @@ def load_data(config: Config, first_step: int = 0, run: RunFolder | None = None)
         on_bad_file=data.on_bad_file,
         manifest=manifest,
     )
+    if run is not None:
+        source = _cached(config, run, source)
+    return _split(config, source, first_step)
+
+
+def _split(config: Config, source: datasets.ImageData, first_step: int = 0) -> Data:
+    """Apply ``data.limit`` and ``data.validation`` to a source; check it fits the training."""
+    data = config.data
     train, test = (_first(images, data.limit) for images in (source.train, source.test))
     expected = tuple(config.model.input_dim)
     if train.shape != expected:
@@ -159,6 +174,18 @@ def load_data(config: Config, first_step: int = 0, run: RunFolder | None = None)
         len(train), config.train.batch_size, config.train.steps_per_execution, first_step
     )
     return Data(train, validation, test, source)
+
+
+def _cached(config: Config, run: RunFolder, source: datasets.ImageData) -> datasets.ImageData:
+    """With ``data.cache``, a folder's images decoded once into memory maps in ``run.cache``."""
+    if not config.data.cache or not isinstance(source.train, FileImages):
+        return source
+    run.cache.mkdir(exist_ok=True)
+    return dataclasses.replace(
+        source,
+        train=cache_to_memmap(source.train, run.cache / "train.u8"),
+        test=cache_to_memmap(source.test, run.cache / "test.u8"),
+    )
 
 
 def _first(images: Images, limit: int | None) -> Images:
@@ -248,6 +275,8 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
         _refuse_existing(run)  # a run another process finished while this one loaded its data
         vae = build_vae(config)
         _record_source(run, data)
+        if config.data.cache:
+            data = _split(config, _cached(config, run, data.source))
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
 
@@ -380,7 +409,7 @@ def _fit(
 def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
     """Write the final model and the plots."""
     vae.save(run.model)
-    write_plots(vae, run, data.test, seed=config.train.seed)
+    write_plots(vae, run, data.test, seed=config.train.seed, classes=data.source.classes)
     return run
 
 
@@ -388,7 +417,9 @@ def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
 PLOT_BYTES = 256 * 2**20
 
 
-def write_plots(vae, run: RunFolder, test: Images, seed: int = 0) -> list[Path]:
+def write_plots(
+    vae, run: RunFolder, test: Images, seed: int = 0, classes: list[str] | None = None
+) -> list[Path]:
     """Draw every plot of a run into ``run.plots``; returns the files written.
 
     The latent space shows the first test images (up to 10,000, fewer for large images); with
@@ -399,9 +430,9 @@ def write_plots(vae, run: RunFolder, test: Images, seed: int = 0) -> list[Path]:
     y_test = None if test.labels is None else test.labels[:count]
     written = []
     mu, log_var = vae.posterior(x_test)
-    plots.plot_latent_space(mu, y_test, run.plots / "latent_space.png")
+    plots.plot_latent_space(mu, y_test, run.plots / "latent_space.png", classes)
     written.append(run.plots / "latent_space.png")
-    originals = x_test[:10]
+    originals = x_test[np.linspace(0, count - 1, min(10, count)).astype(int)]  # spread out
     plots.plot_reconstructions(
         originals, vae.reconstruct(originals), run.plots / "reconstructions.png"
     )
@@ -448,7 +479,9 @@ def plot(path: str | Path) -> list[Path]:
     config = Config.load(run.config)
     data = load_data(config, run=run)
     with RunLock(run.path, "vaekit plot"):
-        return write_plots(load_run_model(run), run, data.test, seed=config.train.seed)
+        return write_plots(
+            load_run_model(run), run, data.test, config.train.seed, data.source.classes
+        )
 
 
 def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:
