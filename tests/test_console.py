@@ -123,3 +123,13 @@ def test_info_names_versions_cpu_features_and_the_auto_precision():
     report = json.loads(vaekit("info", "--json").stdout)
     assert report["precision"]["train.precision: auto chooses"] in ("float32", "mixed_bfloat16")
     assert report["cpu"]["oneDNN ISA cap"] == os.environ.get("ONEDNN_MAX_CPU_ISA", "none")
+
+
+def test_datasets_lists_what_is_here_and_where():
+    listed = vaekit("datasets").stdout
+    lines = listed.splitlines()
+    names = [line.split()[0] for line in lines[0:8:2]]
+    assert names == ["mnist", "fashion_mnist", "shapes", "shapes_color"]
+    mnist_folder = Path(lines[1].split("shipped with vaekit: ")[1])
+    assert (mnist_folder / "train-images-idx3-ubyte.gz").is_file()  # package data installed
+    assert "a folder of images" in listed

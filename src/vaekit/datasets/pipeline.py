@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import keras
@@ -138,12 +139,15 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs,
         batch = load(indices)  # (B, H, W, C) float32
         return batch, targets(batch)
 
+    # Batches read from disk are decoded a few at a time, and only a few wait: tf.data's autotuner
+    # would otherwise grow its buffers with the run (hundreds of MB of decoded 64x64x3 batches).
+    ahead = tf.data.AUTOTUNE if images.in_memory else max(2, os.cpu_count() or 1)
     return (
         tf.data.Dataset.range(first_epoch, epochs)
         .flat_map(batches_of_epoch)
         .skip(first_step)  # skips index batches only: nothing is gathered for them
-        .map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
+        .map(to_example, num_parallel_calls=ahead, deterministic=True)
+        .prefetch(ahead)
         # flat_map hides the length; state it so Keras knows where an evaluation pass ends.
         .apply(
             tf.data.experimental.assert_cardinality(

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -413,26 +412,21 @@ def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
     return run
 
 
-# The plots read at most this many bytes (float32) and 10,000 images of the test split.
-PLOT_BYTES = 256 * 2**20
-
-
 def write_plots(
     vae, run: RunFolder, test: Images, seed: int = 0, classes: list[str] | None = None
 ) -> list[Path]:
     """Draw every plot of a run into ``run.plots``; returns the files written.
 
-    The latent space shows the first test images (up to 10,000, fewer for large images); with
-    ``z_dim`` above 2 the latent traversals replace the manifold.
+    The latent space shows the first 10,000 test images, encoded a batch at a time (so memory does
+    not depend on the image size); with ``z_dim`` above 2 the latent traversals replace the
+    manifold.
     """
-    count = min(len(test), 10_000, max(64, PLOT_BYTES // (4 * math.prod(test.shape))))
-    x_test = test.take(np.arange(count))
-    y_test = None if test.labels is None else test.labels[:count]
+    sample = test.subset(slice(0, min(len(test), 10_000)))
     written = []
-    mu, log_var = vae.posterior(x_test)
-    plots.plot_latent_space(mu, y_test, run.plots / "latent_space.png", classes)
+    mu, log_var = vae.posterior(sample, batch_size=64)  # small batches: a low peak of memory
+    plots.plot_latent_space(mu, sample.labels, run.plots / "latent_space.png", classes)
     written.append(run.plots / "latent_space.png")
-    originals = x_test[np.linspace(0, count - 1, min(10, count)).astype(int)]  # spread out
+    originals = sample.take(np.linspace(0, len(sample) - 1, min(10, len(sample))).astype(int))
     plots.plot_reconstructions(
         originals, vae.reconstruct(originals), run.plots / "reconstructions.png"
     )
