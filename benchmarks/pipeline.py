@@ -8,7 +8,7 @@ Run from the repository root:
 
 ``make-folder`` writes generated 64 x 64 x 3 JPEGs (quality 90): a coloured shape of the
 ``shapes_color`` set over a random smooth background with pixel noise, so that each file has the
-size and decoding cost of a photograph of that size (about 3 kB), in 10 class folders.
+size and decoding cost of a photograph of that size (about 4 kB), in 10 class folders.
 
 ``throughput`` times ``vaekit.datasets.pipeline.make_dataset`` over the folder alone, as training
 reads it (shuffled, decoded, converted and batched; nothing trains): images per second after a

@@ -211,10 +211,12 @@ class VariationalAutoencoder:
         return mu, log_var
 
     def _encoded(self, x, batch_size: int):
-        if isinstance(x, np.ndarray) or not hasattr(x, "take_raw"):
-            return self.encoder.predict(x, batch_size=batch_size, verbose=0)
-        batches = make_dataset(x, batch_size, shuffle=False)
-        return self.encoder.predict(batches, verbose=0)
+        # Arrays and image sets alike go through the pipeline: one kind of input, so Keras traces
+        # its predict function once (and then once more for any batch size), not per call.
+        if not hasattr(x, "take_raw"):
+            x = np.asarray(x)
+            x = x if x.dtype in (np.uint8, np.float32) else x.astype(np.float32)
+        return self.encoder.predict(make_dataset(x, batch_size, shuffle=False), verbose=0)
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images decoded from latent points ``z`` (N, z_dim), in one batched pass."""
