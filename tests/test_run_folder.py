@@ -165,6 +165,7 @@ def small_disk(folder: Path, megabytes: int, read_only: bool = False):
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+@pytest.mark.slow  # the file-size limit above covers the same path in the default suite
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
 def test_a_full_disk_mid_run_stops_with_exit_4_and_the_run_resumes(tmp_path, reference):
     with small_disk(tmp_path / "disk", 16) as disk:
