@@ -151,10 +151,6 @@ def open_images(
     )
 
 
-def _head(images: Images, limit: int | None) -> Images:
-    return images if limit is None or limit >= len(images) else images.subset(slice(0, limit))
-
-
 @functools.lru_cache(maxsize=4)
 def _as_arrays(name: str):
     data = open_images(name)

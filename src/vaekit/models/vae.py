@@ -139,13 +139,16 @@ class VariationalAutoencoder:
         verbose="auto",
         initial_step=0,
     ):
-        """Train on images ``x`` (N, H, W, C) in [0, 1]; returns the Keras ``History``.
+        """Train on images ``x``; returns the Keras ``History``.
+
+        ``x`` is an (N, H, W, C) array (float32 in [0, 1], or uint8 0..255) or an image set of
+        :mod:`vaekit.datasets` (streamed from disk for a folder); so is ``validation_data``.
 
         Batches are streamed (see :mod:`vaekit.datasets.pipeline`): epoch ``e`` sees the permutation
         drawn from ``(seed, e)``, so a run resumed with ``initial_epoch`` sees the same order.
         ``initial_step`` resumes inside ``initial_epoch``: its first batches are skipped, and that
         partial epoch runs as a ``fit`` of its own before the remaining epochs.
-        ``validation_data`` is an image array (or ``(x, y)``, of which ``x`` is used).
+        ``validation_data`` may also be ``(x, y)``, of which ``x`` is used.
         """
         self._require_model(trains=True)
         per_execution = self.model.steps_per_execution or 1
