@@ -188,3 +188,137 @@ def test_plot_traversals_sweeps_the_dimensions_of_highest_kl(tmp_path):
     np.testing.assert_allclose(points[:5, 1], np.linspace(-3, 3, 5))  # row 1: z[1], KL 3.0
     np.testing.assert_allclose(points[5:, 3], np.linspace(-3, 3, 5))  # row 2: z[3], KL 1.5
     assert (points[:5, [0, 2, 3]] == 0.25).all() and (points[5:, [0, 1, 2]] == 0.25).all()
+
+
+class RecordingDecode:
+    """A decode that records every batch of latent points and draws each as a flat image."""
+
+    def __init__(self, channels=1, size=6):
+        self.calls, self.channels, self.size = [], channels, size
+
+    def __call__(self, z):
+        self.calls.append(np.array(z))
+        shade = 1 / (1 + np.exp(-z[:, :1, None, None]))  # (N, 1, 1, 1), one grey level per point
+        return np.broadcast_to(shade, (len(z), self.size, self.size, self.channels))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_plot_interpolations_decodes_every_line_in_one_call_from_start_to_end(tmp_path, channels):
+    rng = np.random.default_rng(0)
+    starts, ends = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    decode = RecordingDecode(channels)
+    fig = plots.plot_interpolations(decode, starts, ends, tmp_path / "i.png", steps=4)
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "i.png")
+    (points,) = decode.calls  # one batched call
+    assert points.shape == (3 * 4, 5) and points.dtype == np.float32
+    rows = points.reshape(3, 4, 5)
+    np.testing.assert_array_equal(rows[:, 0], starts.astype(np.float32))  # exactly the ends
+    np.testing.assert_array_equal(rows[:, -1], ends.astype(np.float32))
+    np.testing.assert_allclose(rows[:, 1], (2 * starts + ends) / 3, rtol=1e-5, atol=1e-6)
+    assert fig.axes[0].images[0].get_array().shape[:2] == (3 * 6, 4 * 6)
+    assert fig.axes[0].get_title() == "Interpolation through latent space"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_plot_interpolations_shows_the_original_pair_as_first_and_last_column(tmp_path, channels):
+    originals = images(3 * 2, height=6, width=6, channels=channels).reshape(3, 2, 6, 6, channels)
+    decode = RecordingDecode(channels)
+    path = tmp_path / "i.png"
+    fig = plots.plot_interpolations(
+        decode, np.zeros((3, 2)), np.ones((3, 2)), path, steps=5, originals=originals
+    )
+    assert_png(path)
+    canvas = fig.axes[0].images[0].get_array().reshape(3 * 6, 7 * 6, channels)  # 3 x 7 tiles
+    np.testing.assert_allclose(canvas[6:12, :6], originals[1, 0])  # pair 2, image A: first column
+    np.testing.assert_allclose(canvas[6:12, -6:], originals[1, 1])  # pair 2, image B: last column
+    assert len(fig.axes[0].lines) == 2, "a line sets each real image off from the decoded ones"
+    labels = [label.get_text() for label in fig.axes[0].get_xticklabels()]
+    assert labels[0] == "image A" and labels[-1] == "image B" and len(labels) == 7
+
+
+def test_plot_interpolations_rejects_mismatched_inputs(tmp_path):
+    decode, path = RecordingDecode(), tmp_path / "i.png"
+    with pytest.raises(ValueError, match="starts, ends"):
+        plots.plot_interpolations(decode, np.zeros((3, 2)), np.zeros((2, 2)), path)
+    with pytest.raises(ValueError, match="originals"):
+        plots.plot_interpolations(
+            decode, np.zeros((2, 2)), np.ones((2, 2)), path, originals=images(4)
+        )
+    with pytest.raises(ValueError, match="decode"):
+        plots.plot_interpolations(lambda z: images(3), np.zeros((2, 2)), np.ones((2, 2)), path)
+    assert not path.exists()
+
+
+def test_active_units_counts_dimensions_whose_mean_varies_above_the_threshold():
+    rng = np.random.default_rng(0)
+    signs = np.where(np.arange(1000) % 2 == 0, 1.0, -1.0)  # variance exactly 1 around mean 0
+    mu = np.stack([np.full(1000, 0.7), np.sqrt(0.005) * signs, signs], axis=1)
+    assert plots.active_units(mu) == 1, "variances 0, 0.005 and 1: only the last is active"
+    assert plots.active_units(mu, threshold=0.001) == 2
+    assert plots.active_units(rng.normal(size=(500, 8)) * 0.5) == 8
+    assert plots.active_units(np.ones((1, 4))) == 0, "one image: nothing varies"
+
+
+def test_plot_kl_per_dimension_counts_active_units_and_greys_collapsed_bars(tmp_path):
+    kl = np.array([1.5, 0.004, 0.2, 0.0, 0.011, 0.01])
+    fig = plots.plot_kl_per_dimension(kl, tmp_path / "kl.png")
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "kl.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == "3 of 6 latent dimensions active", "0.01 itself is not above 0.01"
+    grey = {round(bar.get_x() + bar.get_width() / 2) for bar in ax.patches if _is_grey(bar)}
+    assert grey == {1, 3, 5}
+    assert len(ax.patches) == 6
+    np.testing.assert_array_equal(ax.get_xticks(), np.arange(6))  # every index of a small z
+    (threshold_line,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    np.testing.assert_array_equal(threshold_line.get_ydata(), [0.01, 0.01])
+    assert "KL > 0.01" in fig.get_supxlabel()
+
+
+def test_plot_kl_per_dimension_titles_a_given_active_count_with_its_definition(tmp_path):
+    fig = plots.plot_kl_per_dimension(np.full(4, 0.5), tmp_path / "kl.png", active=2)
+    assert fig.axes[0].get_title() == "2 of 4 latent dimensions active"
+    assert "Burda" in fig.get_supxlabel() and "Cov_x" in fig.get_supxlabel()
+    with pytest.raises(ValueError, match="active"):
+        plots.plot_kl_per_dimension(np.full(4, 0.5), tmp_path / "kl.png", active=5)
+
+
+def test_plot_kl_per_dimension_labels_a_64_dimensional_latent_sparsely(tmp_path):
+    kl = np.where(np.arange(64) % 3 == 0, 1.0, 0.001)
+    fig = plots.plot_kl_per_dimension(kl, tmp_path / "kl.png")
+    assert_png(tmp_path / "kl.png")
+    assert fig.axes[0].get_title() == "22 of 64 latent dimensions active"
+    ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 63]
+    assert 4 <= len(ticks) <= 20 and all(float(t).is_integer() for t in ticks)
+
+
+def _is_grey(patch):
+    red, green, blue, _ = patch.get_facecolor()
+    return red == green == blue
+
+
+def test_plot_nelbo_draws_both_curves_and_gives_their_final_values(tmp_path):
+    rows = [
+        {"epoch": 1, "loss": 0.3, "nelbo": 120.0, "val_nelbo": None, "seconds": 2.0},
+        {"epoch": 2, "loss": 0.2, "nelbo": 101.25, "val_nelbo": 99.5, "seconds": 2.0},
+        {"epoch": 3, "loss": 0.1, "nelbo": 95.0, "val_nelbo": 93.414, "seconds": 2.0},
+    ]
+    fig = plots.plot_nelbo(rows, tmp_path / "nelbo.png")
+    assert isinstance(fig, Figure)
+    assert_png(tmp_path / "nelbo.png")
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    assert sorted(lines) == ["train 95.00", "val 93.41"]
+    np.testing.assert_array_equal(lines["val 93.41"].get_xdata(), [2, 3])
+    np.testing.assert_array_equal(lines["train 95.00"].get_ydata(), [120.0, 101.25, 95.0])
+    assert ax.get_ylabel() == "negative ELBO (nats per image)"
+
+
+def test_plot_nelbo_rejects_a_run_without_nelbo_values(tmp_path):
+    old_run = [{"epoch": 1, "loss": 0.3, "val_loss": None}, {"epoch": 2, "loss": 0.2}]
+    with pytest.raises(ValueError, match="nelbo"):
+        plots.plot_nelbo(old_run, tmp_path / "nelbo.png")
+    with pytest.raises(ValueError, match="nelbo"):
+        plots.plot_nelbo([{"epoch": 1, "nelbo": None, "val_nelbo": None}], tmp_path / "n.png")
+    assert not list(tmp_path.iterdir()), "no file is written"

@@ -7,6 +7,7 @@ from conftest import STRATEGIES
 
 from vaekit import VariationalAutoencoder
 from vaekit.models.layers import bce_loss, kl_loss
+from vaekit.models.objective import Objective
 
 VARIANTS = {
     "reference": {},
@@ -15,16 +16,45 @@ VARIANTS = {
 }
 
 
-def one_sgd_step(strategy, images, reference=None, **overrides):
+# The objectives every wiring must train identically: (objective, images binarized, kl scale).
+OBJECTIVES = {
+    "elbo_bernoulli_binary": (Objective("elbo", "bernoulli", kl_weight=1000.0), True, None),
+    "elbo_free_bits_schedule": (
+        Objective("elbo", "bernoulli", kl_weight=1000.0, kl_schedule="linear", free_bits=3e-4),
+        True,
+        0.5,
+    ),
+    "reference_continuous_bernoulli": (
+        Objective("reference", "continuous_bernoulli", kl_weight=50.0),
+        False,
+        None,
+    ),
+    "elbo_gaussian_learned": (
+        Objective("elbo", "gaussian", "learned", kl_weight=1000.0),
+        False,
+        None,
+    ),
+    "elbo_gaussian_fixed_beta": (Objective("elbo", "gaussian", 0.2, kl_weight=1000.0), False, None),
+    "reference_cyclical": (Objective(kl_weight=50.0, kl_schedule="cyclical"), False, 0.25),
+}
+
+
+def one_sgd_step(strategy, images, reference=None, objective=None, scale=None, **overrides):
     """Build a VAE with fixed seeds, copy ``reference``'s weights, take one SGD(lr=1) step.
 
     With plain SGD at learning rate 1, ``weights_before - weights_after`` is the gradient.
     """
     settings = {"seed": 3, "kl_factor": 50.0, **overrides}  # a large KL weight so it matters
-    vae = VariationalAutoencoder(kl_strategy=strategy, **settings)
-    if reference is not None:
-        vae.encoder.set_weights(reference.encoder.get_weights())
-        vae.decoder.set_weights(reference.decoder.get_weights())
+    vae = VariationalAutoencoder(kl_strategy=strategy, objective=objective, **settings)
+    if reference is not None:  # trainable weights: the "layer" encoder may hold a kl_scale too
+        for part in ("encoder", "decoder"):
+            mine, theirs = getattr(vae, part), getattr(reference, part)
+            for variable, value in zip(
+                mine.trainable_weights, theirs.trainable_weights, strict=True
+            ):
+                variable.assign(value)
+    if scale is not None:
+        vae.model.kl_scale_variable.assign(scale)
     vae.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
     before = [np.array(w) for w in vae.model.trainable_weights]
     logs = vae.model.train_on_batch(images, vae.model.targets(images), return_dict=True)
@@ -72,6 +102,26 @@ def test_all_strategies_give_the_same_losses_and_gradients(images, variant):
                 atol=1e-6 * scale,
                 err_msg=f"{strategy}: gradient of {path} differs",
             )
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_every_objective_trains_identically_in_all_wirings(images, name):
+    objective, binary, scale = OBJECTIVES[name]
+    if binary:
+        images = (np.random.default_rng(0).random(images.shape) < images).astype("float32")
+    keras.utils.set_random_seed(0)
+    reference = VariationalAutoencoder(seed=3, kl_factor=50.0)
+    results = {s: one_sgd_step(s, images, reference, objective, scale) for s in STRATEGIES}
+    _, expected_logs, expected_gradients = results["layer"]
+    assert expected_logs["kl"] > 1e-2 and np.isfinite(expected_logs["nelbo"])  # a density: any sign
+    scale_of = max(np.abs(g).max() for g in expected_gradients)
+    for strategy in STRATEGIES:
+        vae, logs, gradients = results[strategy]
+        assert len(gradients) == len(expected_gradients), strategy
+        for key in ("loss", "bce", "kl", "nelbo"):
+            np.testing.assert_allclose(logs[key], expected_logs[key], rtol=1e-5, err_msg=key)
+        for got, want in zip(gradients, expected_gradients, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * scale_of, err_msg=strategy)
 
 
 def test_logged_loss_is_bce_plus_kl_by_the_reference_formula(images):

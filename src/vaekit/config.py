@@ -36,6 +36,11 @@ DEVICES = ("auto", "cpu", "gpu")
 RESIZES = ("center_crop", "resize")
 ON_BAD_FILE = ("skip", "error")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
+LOSS_CONVENTIONS = ("reference", "elbo")
+KL_SCHEDULES = ("constant", "linear", "cyclical")
+BINARIZE = ("none", "dynamic", "static")
+TRAIN_ON = ("train", "train+test")
 
 
 # Field checks: each takes (field name, value) and returns the normalised value or raises.
@@ -98,6 +103,21 @@ def _int_list(name, value):
         if isinstance(item, bool) or not isinstance(item, int) or item < 1:
             _fail(name, value, "a non-empty list of integers >= 1")
     return list(value)
+
+
+def _units(name, value):
+    if value is None or (isinstance(value, list | tuple) and not value):
+        return []
+    return _int_list(name, value)
+
+
+def _sigma(name, value):
+    if value == "learned":
+        return value
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0.0 < value <= 1e6:
+        _fail(name, value, "learned, or a fixed standard deviation > 0 (e.g. 0.1)")
+    return float(value)
 
 
 def _input_dim(name, value):
@@ -198,6 +218,12 @@ class ModelConfig:
     use_dropout: bool = _spec(False, _bool)
     dropout_rate: float = _spec(0.25, _float(0.0, 1.0))
     seed: int | None = _spec(None, _int(0, optional=True))
+    # Dense layers (with the activation) between the encoder's convolutions and mu/log_var, as in
+    # the keras.io example's Dense(16); and the activation after the decoder's first Dense.
+    encoder_dense_units: list = _spec([], _units)
+    decoder_dense_activation: bool = _spec(False, _bool)
+    likelihood: str = _spec("bernoulli", _choice(LIKELIHOODS))
+    gaussian_sigma: Any = _spec("learned", _sigma)  # the gaussian likelihood's sigma
 
     def encoder_conv_shape(self) -> tuple[int, int, int]:
         """Shape of the last encoder feature map: "same" padding gives ceil(size / stride)."""
@@ -248,6 +274,10 @@ class DataConfig:
     labels: str = _spec("auto", _labels)
     on_bad_file: str = _spec("skip", _choice(ON_BAD_FILE))
     cache: bool = _spec(False, _bool)  # a folder: decode once into a uint8 memory map in the run
+    # none | dynamic (a new Bernoulli sample of each image every epoch) | static (one fixed
+    # sample, from train.seed); validation and test images are then one fixed sample too.
+    binarize: str = _spec("none", _choice(BINARIZE))
+    train_on: str = _spec("train", _choice(TRAIN_ON))  # train+test: every image (keras.io's set-up)
 
 
 @dataclass
@@ -267,6 +297,17 @@ class TrainConfig:
     precision: str = _spec("float32", _choice(PRECISIONS))
     checkpoint_every_steps: int | None = _spec(None, _int(1, optional=True))
     keep_checkpoints: int = _spec(2, _int(1))
+    # The objective (vaekit.models.objective): the reference's per-pixel mean BCE + kl_factor x
+    # mean KL, or the ELBO in nats (log-likelihood summed over pixels + beta x KL summed over
+    # latent dimensions); a KL schedule, free bits, or the importance-weighted bound.
+    loss_convention: str = _spec("reference", _choice(LOSS_CONVENTIONS))
+    beta: float = _spec(1.0, _float())
+    kl_schedule: str = _spec("constant", _choice(KL_SCHEDULES))
+    kl_warmup_epochs: int = _spec(10, _int(1))
+    kl_cycles: int = _spec(4, _int(1))
+    kl_ramp: float = _spec(0.5, _float(0.0, 1.0, exclusive_min=True))
+    free_bits: float = _spec(0.0, _float())
+    iw_samples: int = _spec(1, _int(1))
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -327,6 +368,7 @@ class Config:
             )
         if config.data.test_split >= 1.0:
             _fail("data.test_split", config.data.test_split, "a fraction in (0, 1)")
+        _check_objective(config)
         return config
 
     @classmethod
@@ -358,6 +400,40 @@ class Config:
     def save(self, path: str | Path) -> None:
         """Write the fully resolved config as YAML (atomically)."""
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _check_objective(config: Config) -> None:
+    """The objective's settings that only make sense together."""
+    model, data, train = config.model, config.data, config.train
+    elbo_only = {"free_bits": train.free_bits > 0, "beta": train.beta != 1.0}
+    for key, used in elbo_only.items():
+        if used and train.loss_convention != "elbo":
+            raise ConfigError(
+                f"train.{key}: applies to train.loss_convention elbo (the reference convention "
+                f"weighs its KL term by model.kl_factor); set train.loss_convention=elbo"
+            )
+    if train.iw_samples > 1:
+        if model.kl_strategy != "train_step":
+            raise ConfigError(
+                f"train.iw_samples: the importance-weighted bound trains with model.kl_strategy "
+                f"train_step (it does not split into a reconstruction and a KL loss); got "
+                f"{model.kl_strategy!r}"
+            )
+        if (
+            train.loss_convention != "elbo"
+            or train.kl_schedule != "constant"
+            or elbo_only["free_bits"]
+            or elbo_only["beta"]
+        ):
+            raise ConfigError(
+                "train.iw_samples: the importance-weighted bound needs train.loss_convention "
+                "elbo, beta 1, kl_schedule constant and free_bits 0"
+            )
+    if data.train_on == "train+test" and data.validation == "test":
+        raise ConfigError(
+            "data.validation: 'test' would validate on training images with data.train_on "
+            "train+test; use data.validation=none"
+        )
 
 
 def apply_override(values: dict, override: str) -> None:

@@ -1,11 +1,12 @@
-"""Plots of a trained VAE: latent space, reconstructions, samples, manifold and training curves.
+"""Plots of a trained VAE: latent space, reconstructions, samples, manifold, traversals,
+interpolations, KL per latent dimension and training curves.
 
-Every ``plot_*`` function takes NumPy arrays (or, for the manifold, a batched ``decode``
-callable), writes a PNG to ``path`` (parent folders are created, and the file is replaced
-atomically so no half-written plot is ever left), and returns the ``matplotlib`` ``Figure``.
-Figures are built with ``matplotlib.figure.Figure`` directly, never ``pyplot``, so nothing here
-needs a display or keeps global state. Images are ``(N, H, W, C)`` floats in ``[0, 1]``; ``C=1``
-is drawn grey, ``C=3`` as RGB.
+Every ``plot_*`` function takes NumPy arrays (and, for the decoded plots, a batched ``decode``
+callable, called once; the training curves take metrics rows), writes a PNG to ``path`` (parent
+folders are created, and the file is replaced atomically so no half-written plot is ever left),
+and returns the ``matplotlib`` ``Figure``. Figures are built with ``matplotlib.figure.Figure``
+directly, never ``pyplot``, so nothing here needs a display or keeps global state. Images are
+``(N, H, W, C)`` floats in ``[0, 1]``; ``C=1`` is drawn grey, ``C=3`` as RGB.
 """
 
 import math
@@ -16,6 +17,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vaekit.io import atomic_path
 
@@ -257,6 +259,162 @@ def plot_traversals(
     return _save(fig, path)
 
 
+def plot_interpolations(
+    decode: Callable[[np.ndarray], np.ndarray],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    path,
+    steps: int = 10,
+    originals: np.ndarray | None = None,
+) -> Figure:
+    """Decode straight lines through latent space: row ``i`` goes from ``starts[i]`` to ``ends[i]``.
+
+    Each row has ``steps`` points ``z = (1 - t) * start + t * end`` for ``t`` evenly spaced in
+    ``[0, 1]``, so the first and last points are exactly ``start`` and ``end``. All rows are
+    decoded in one call. With ``originals`` the two real images of each pair are drawn as an extra
+    first and last column ("image A", "image B"), set off by a line, so the decoded endpoints can
+    be compared with the images they came from.
+
+    Args:
+        decode: maps ``(P * steps, z_dim)`` float32 latent points to ``(P * steps, H, W, C)``
+            images in ``[0, 1]``, e.g. ``lambda z: decoder.predict(z, verbose=0)``; called once.
+        starts, ends: ``(P, z_dim)`` latent points, e.g. the posterior means of P pairs of test
+            images.
+        steps: images per row, endpoints included (at least 2).
+        originals: optional ``(P, 2, H, W, C)``: image A and image B of each pair.
+
+    >>> decode = lambda z: np.ones((len(z), 8, 8, 1)) * 0.5
+    >>> fig = plot_interpolations(decode, np.zeros((3, 4)), np.ones((3, 4)), "i.png", steps=5)
+    >>> fig.axes[0].get_title()
+    'Interpolation through latent space'
+    """
+    starts, ends = np.asarray(starts, np.float32), np.asarray(ends, np.float32)
+    if starts.ndim != 2 or starts.shape != ends.shape or len(starts) == 0:
+        raise ValueError(
+            f"starts, ends: got shapes {starts.shape} and {ends.shape}, "
+            "expected equal (P, z_dim) with P >= 1"
+        )
+    if steps < 2:
+        raise ValueError(f"steps: got {steps}, expected at least 2 (the two endpoints)")
+    pairs = len(starts)
+    fractions = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]  # (steps, 1)
+    # (1 - t) * a + t * b rather than a + t * (b - a): exact at both ends in floating point.
+    points = (1 - fractions) * starts[:, None] + fractions * ends[:, None]  # (P, steps, z_dim)
+    images = np.asarray(decode(points.reshape(pairs * steps, -1)))
+    if len(images) != pairs * steps:
+        raise ValueError(f"decode: returned {len(images)} images for {pairs * steps} latent points")
+    grid = images.reshape(pairs, steps, *images.shape[1:])  # (P, steps, H, W, C)
+    if originals is not None:
+        originals = np.asarray(originals, np.float32)
+        if originals.shape != (pairs, 2, *images.shape[1:]):
+            raise ValueError(
+                f"originals: got shape {originals.shape}, "
+                f"expected {(pairs, 2, *images.shape[1:])} (image A and B of each pair)"
+            )
+        grid = np.concatenate([originals[:, :1], grid, originals[:, 1:]], axis=1)
+    cols = grid.shape[1]
+    height, width = images.shape[1:3]
+    fig = Figure(figsize=(0.8 * cols + 1.6, 0.8 * pairs + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    _show(ax, tile_images(grid.reshape(pairs * cols, *images.shape[1:]), pairs, cols))
+    labels = [f"{t:.2g}" for t in fractions[:, 0]]
+    if originals is not None:
+        labels = ["image A", *labels, "image B"]
+        for x in (width - 0.5, (cols - 1) * width - 0.5):  # between the real and decoded images
+            ax.axvline(x, color="tab:orange", linewidth=2)
+    ax.set_xticks(np.arange(cols) * width + width / 2 - 0.5, labels)
+    ax.set_yticks(
+        np.arange(pairs) * height + height / 2 - 0.5, [f"pair {i + 1}" for i in range(pairs)]
+    )
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("t, where z = (1 - t) z_A + t z_B", fontsize=9)
+    ax.set_title("Interpolation through latent space")
+    return _save(fig, path)
+
+
+def active_units(mu: np.ndarray, threshold: float = 0.01) -> int:
+    """Count the active latent dimensions: those whose posterior mean varies across images.
+
+    Burda et al. (2015) call dimension ``u`` active when ``A_u = Cov_x(E_q(z|x)[z_u])``, the
+    variance over the images ``x`` of its posterior mean, exceeds ``threshold``: an inactive
+    dimension encodes the same value for every image, so the decoder can learn nothing from it.
+
+    Args:
+        mu: ``(N, z_dim)`` posterior means of N images (e.g. of the test set).
+        threshold: the variance a dimension must exceed to count as active.
+
+    >>> mu = np.array([[0.0, 0.0, -1.0], [0.0, 0.1, 1.0]])  # variances 0, 0.0025 and 1
+    >>> active_units(mu)
+    1
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    if mu.ndim != 2 or len(mu) == 0:
+        raise ValueError(f"mu: got shape {mu.shape}, expected (N, z_dim) with N >= 1")
+    return int(np.sum(mu.var(axis=0) > threshold))
+
+
+def plot_kl_per_dimension(
+    kl: np.ndarray, path, active: int | None = None, threshold: float = 0.01
+) -> Figure:
+    """Bar chart of the mean KL (nats) of each latent dimension, collapsed ones in grey.
+
+    Bars at or under ``threshold`` (dashed line) are grey: those dimensions carry (almost) no
+    information about the image, i.e. posterior collapse. The y axis is linear up to ``threshold``
+    and logarithmic above it, so both the collapsed bars and the threshold line stay visible next
+    to dimensions of several nats. The title says how many dimensions are active and a caption
+    says by which measure.
+
+    Args:
+        kl: ``(z_dim,)`` the KL of each dimension from the prior, averaged over the test set.
+        active: the number of active units, e.g. ``active_units(mu, threshold)`` (Burda et al.'s
+            variance of the posterior mean); ``None`` counts the dimensions with ``kl >
+            threshold``.
+        threshold: the KL (nats) at or under which a bar is drawn as collapsed; the caption
+            also gives it as the variance threshold behind ``active`` (so pass the same one to
+            ``active_units``).
+
+    >>> fig = plot_kl_per_dimension(np.array([2.0, 0.001, 0.5, 0.0]), "kl.png")
+    >>> fig.axes[0].get_title()
+    '2 of 4 latent dimensions active'
+    """
+    kl = np.asarray(kl, dtype=np.float64)
+    if kl.ndim != 1 or len(kl) == 0:
+        raise ValueError(f"kl: got shape {kl.shape}, expected (z_dim,)")
+    if threshold <= 0:
+        raise ValueError(f"threshold: got {threshold}, expected a positive number of nats")
+    z_dim = len(kl)
+    used = kl > threshold
+    if active is None:
+        active = int(used.sum())
+        caption = f"active: KL > {threshold:g} nats"
+    else:
+        if not 0 <= active <= z_dim:
+            raise ValueError(f"active: got {active}, expected 0 to {z_dim} (z_dim)")
+        caption = f"active: Cov_x(E_q[z_d]) > {threshold:g} (Burda et al. 2015)"
+    caption += f"; grey bars: KL <= {threshold:g} nats (collapsed)"
+    fig = Figure(figsize=(min(max(0.25 * z_dim + 2.0, 5.0), 12.0), 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    dims = np.arange(z_dim)
+    if used.any():
+        ax.bar(dims[used], kl[used], color="tab:blue", label=f"KL > {threshold:g}")
+    if not used.all():
+        ax.bar(dims[~used], kl[~used], color="tab:gray", label="collapsed")
+    ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="threshold")
+    ax.set_yscale("symlog", linthresh=threshold)
+    # From 0 (KL >= 0 up to rounding) to above both the tallest bar and the threshold line.
+    ax.set_ylim(min(0.0, kl.min()), 1.5 * max(kl.max(), threshold))
+    ax.set_xlim(-0.6, z_dim - 0.4)
+    if z_dim <= 16:
+        ax.set_xticks(dims)
+    else:  # about 16 round indices: 0, 5, 10, ... for z_dim = 64
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=16, integer=True))
+    ax.set(xlabel="latent dimension", ylabel=f"KL (nats; log scale above {threshold:g})")
+    ax.set_title(f"{active} of {z_dim} latent dimensions active")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside, not over bars
+    fig.supxlabel(caption, fontsize=8)
+    return _save(fig, path)
+
+
 def plot_loss(history: Mapping[str, Sequence] | Sequence[Mapping[str, object]], path) -> Figure:
     """Plot training curves: one panel each for loss, bce and kl, with ``val_*`` if present.
 
@@ -287,6 +445,42 @@ def plot_loss(history: Mapping[str, Sequence] | Sequence[Mapping[str, object]], 
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend()
     fig.suptitle("training curves")
+    return _save(fig, path)
+
+
+def plot_nelbo(rows: Sequence[Mapping[str, object]], path) -> Figure:
+    """Plot the negative ELBO (nats per image) of training and validation against the epoch.
+
+    ``rows`` are metrics rows as read by :func:`vaekit.training.callbacks.read_metrics`: the
+    ``nelbo`` and ``val_nelbo`` values are drawn against ``epoch`` (empty values are left out,
+    other keys ignored) and the legend gives each curve's final value. Runs from before the
+    negative ELBO was logged have no such values: this raises ``ValueError``, so skip the plot.
+
+    >>> rows = [{"epoch": 1, "nelbo": 120.5, "val_nelbo": None},
+    ...         {"epoch": 2, "nelbo": 101.2, "val_nelbo": 99.8}]
+    >>> fig = plot_nelbo(rows, "nelbo.png")
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['train 101.20', 'val 99.80']
+    """
+    epochs = np.array([_to_float(row.get("epoch", i + 1)) for i, row in enumerate(rows)])
+    curves = {}  # legend name -> (epochs, values) where the value is present
+    for key, name in (("nelbo", "train"), ("val_nelbo", "val")):
+        values = np.array([_to_float(row.get(key)) for row in rows])
+        present = ~np.isnan(values)  # validation may run only on some epochs
+        if present.any():
+            curves[name] = epochs[present], values[present]
+    if not curves:
+        raise ValueError(
+            "rows: no 'nelbo' or 'val_nelbo' values (a run from before the negative ELBO was "
+            "logged); skip this plot"
+        )
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for name, (x, y) in curves.items():
+        ax.plot(x, y, marker="o", markersize=3, label=f"{name} {y[-1]:.2f}")
+    ax.set(title="negative ELBO", xlabel="epoch", ylabel="negative ELBO (nats per image)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(title="final value")
     return _save(fig, path)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from vaekit.datasets.binarize import dynamic_seed
 from vaekit.datasets.images import ArrayImages, Images
 from vaekit.errors import ConfigError
 
@@ -82,6 +83,7 @@ def make_dataset(
     first_epoch: int = 0,
     epochs: int = 1,
     first_step: int = 0,
+    binarize_seed: int | None = None,
 ):
     """Batches ``(x, y)`` for epochs ``first_epoch .. epochs - 1``, for ``model.fit``.
 
@@ -93,11 +95,15 @@ def make_dataset(
         seed: seed of the permutations.
         first_epoch, epochs: the epochs to produce; pass ``steps_per_epoch`` to ``fit``.
         first_step: batches of ``first_epoch`` already done (a mid-epoch resume skips them).
+        binarize_seed: not None: dynamic binarization, a fresh Bernoulli sample of every batch
+            drawn from ``(binarize_seed, epoch, step)`` (see :mod:`vaekit.datasets.binarize`).
     """
     targets = targets or (lambda x: x)
     build = _BUILDERS.get(keras.backend.backend(), _py_dataset)
     images = as_images(images)
-    return build(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step)
+    return build(
+        images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
+    )
 
 
 def _tf_loader(images: Images):
@@ -123,7 +129,9 @@ def _tf_loader(images: Images):
     return read
 
 
-def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
+def _tf_dataset(
+    images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
+):
     import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
 
     n = len(images)
@@ -133,10 +141,15 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs,
         order = tf.numpy_function(
             lambda e: epoch_order(n, seed, int(e), shuffle), [epoch], tf.int64, stateful=False
         )
-        return tf.data.Dataset.from_tensor_slices(tf.ensure_shape(order, [n])).batch(batch_size)
+        batches = tf.data.Dataset.from_tensor_slices(tf.ensure_shape(order, [n])).batch(batch_size)
+        return batches.enumerate().map(lambda step, indices: (epoch, step, indices))
 
-    def to_example(indices):
+    def to_example(epoch, step, indices):
         batch = load(indices)  # (B, H, W, C) float32
+        if binarize_seed is not None:  # a Bernoulli sample of this batch, from (seed, epoch, step)
+            key = tf.stack([tf.constant(binarize_seed, tf.int64) * 1_000_003 + epoch, step])
+            uniform = tf.random.stateless_uniform(tf.shape(batch), seed=key)
+            batch = tf.cast(uniform < batch, tf.float32)
         return batch, targets(batch)
 
     # Batches read from disk are decoded a few at a time, and only a few wait: tf.data's autotuner
@@ -160,9 +173,21 @@ def _tf_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs,
 class _EpochBatches(keras.utils.PyDataset):
     """The same stream for backends without tf.data: one epoch per pass, advanced at its end."""
 
-    def __init__(self, images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
+    def __init__(
+        self,
+        images,
+        batch_size,
+        targets,
+        shuffle,
+        seed,
+        first_epoch,
+        epochs,
+        first_step,
+        binarize_seed=None,
+    ):
         super().__init__()
         self.images, self.batch_size, self.targets = images, batch_size, targets
+        self.binarize_seed = binarize_seed
         self.shuffle, self.seed, self.epoch = shuffle, seed, first_epoch
         self.order = epoch_order(len(images), seed, first_epoch, shuffle)
         self.skip = first_step  # a mid-epoch resume starts its first pass further in
@@ -174,6 +199,9 @@ class _EpochBatches(keras.utils.PyDataset):
         index += self.skip
         indices = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = self.images.take(indices)
+        if self.binarize_seed is not None:
+            rng = np.random.default_rng(dynamic_seed(self.binarize_seed, self.epoch, index))
+            batch = (rng.random(batch.shape, dtype=np.float32) < batch).astype(np.float32)
         return batch, keras.ops.convert_to_numpy(self.targets(batch))
 
     def on_epoch_end(self):
@@ -182,9 +210,11 @@ class _EpochBatches(keras.utils.PyDataset):
         self.order = epoch_order(len(self.images), self.seed, self.epoch, self.shuffle)
 
 
-def _py_dataset(images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step):
+def _py_dataset(
+    images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
+):
     return _EpochBatches(
-        images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step
+        images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
     )
 
 

@@ -95,6 +95,9 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         )(x)
         x = _block(x, config, "encoder", i, _layer_seed(config, 100 + i))
     x = layers.Flatten(name="encoder_flatten")(x)  # (B, h * w * c)
+    for i, units in enumerate(config.encoder_dense_units):
+        x = gradients.Dense(units, name=f"encoder_dense_{i}")(x)
+        x = _activation(config.activation, f"encoder_dense_act_{i}")(x)
     mu = gradients.Dense(config.z_dim, name="mu")(x)
     log_var = gradients.Dense(config.z_dim, name="log_var")(x)
     if kl_layer is not None:
@@ -108,6 +111,8 @@ def build_decoder(config: ModelConfig):
     shape = config.encoder_conv_shape()
     inputs = keras.Input(shape=(config.z_dim,), name="decoder_input")
     x = gradients.Dense(math.prod(shape), name="decoder_dense")(inputs)
+    if config.decoder_dense_activation:
+        x = _activation(config.activation, "decoder_dense_act")(x)
     x = layers.Reshape(shape, name="decoder_reshape")(x)  # (B, h, w, c)
     convs = list(
         zip(

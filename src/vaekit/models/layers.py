@@ -23,6 +23,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from vaekit.models.objective import Objective, kl_term, reconstruction_per_image
+
 SERIALIZABLE = keras.saving.register_keras_serializable(package="vaekit")
 
 
@@ -73,6 +75,10 @@ class Sampling(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+def _objective(values, kl_factor) -> Objective:
+    return Objective.from_dict(values, kl_factor=kl_factor)
+
+
 @SERIALIZABLE
 class KLDivergenceLayer(keras.layers.Layer):
     """Adds the weighted KL term with ``add_loss`` and returns ``[mu, log_var]`` unchanged.
@@ -81,43 +87,122 @@ class KLDivergenceLayer(keras.layers.Layer):
     encoder trains with it.
 
     Args:
-        kl_factor: weight of the KL term (>= 0).
+        kl_factor: weight of the KL term (>= 0) of the reference convention.
+        objective: the :class:`~vaekit.models.objective.Objective` as a dict (None: the
+            reference convention with ``kl_factor``). A KL schedule gives this layer a
+            non-trainable ``kl_scale`` weight, the schedule's multiplier.
     """
 
-    def __init__(self, kl_factor: float, **kwargs):
+    def __init__(self, kl_factor: float, objective: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.kl_factor = kl_factor
+        self.objective = objective
+        self._objective = _objective(objective, kl_factor)
+        self.kl_scale = None
+
+    def build(self, input_shape):
+        if self._objective.scheduled:
+            self.kl_scale = self.add_weight(
+                shape=(), initializer="ones", trainable=False, name="kl_scale"
+            )
 
     def call(self, inputs):
         mu, log_var = inputs
-        self.add_loss(kl_loss(mu, log_var, self.kl_factor))
+        self.add_loss(kl_term(self._objective, mu, log_var, self.kl_scale))
         return [mu, log_var]
 
     def compute_output_shape(self, input_shape):
         return list(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "kl_factor": self.kl_factor}
+        return {**super().get_config(), "kl_factor": self.kl_factor, "objective": self.objective}
 
 
 @SERIALIZABLE
 class KLLoss(keras.losses.Loss):
     """A Keras loss on the concatenated ``[mu, log_var]`` output; ``y_true`` is ignored.
 
-    Used by the "multi_output" strategy. Per sample it returns ``kl_factor * kl``, and Keras's
-    mean over the batch then gives exactly :func:`kl_loss`.
+    Used by the "multi_output" strategy. With a KL schedule the output carries the schedule's
+    multiplier as a last column, ``[mu, log_var, scale]``. Each sample gets the batch's KL term
+    (free bits act on the batch's mean KL per dimension, not on one image), so Keras's mean over
+    the batch gives exactly the term the other wirings add.
 
     Args:
-        kl_factor: weight of the KL term (>= 0).
+        kl_factor: weight of the KL term (>= 0) of the reference convention.
+        objective: the :class:`~vaekit.models.objective.Objective` as a dict (None: reference).
     """
 
-    def __init__(self, kl_factor: float, name: str = "kl_loss", **kwargs):
+    def __init__(
+        self, kl_factor: float, objective: dict | None = None, name: str = "kl_loss", **kwargs
+    ):
         super().__init__(name=name, **kwargs)
         self.kl_factor = kl_factor
+        self.objective = objective
+        self._objective = _objective(objective, kl_factor)
 
     def call(self, y_true, y_pred):
-        mu, log_var = ops.split(ops.cast(y_pred, "float32"), 2, axis=-1)
-        return self.kl_factor * kl_per_sample(mu, log_var)
+        y_pred = ops.cast(y_pred, "float32")
+        scale = None
+        if self._objective.scheduled:
+            scale = y_pred[:, -1]  # (B,), the same value in every row
+            y_pred, scale = y_pred[:, :-1], ops.mean(scale)
+        mu, log_var = ops.split(y_pred, 2, axis=-1)
+        term = kl_term(self._objective, mu, log_var, scale)
+        return term * ops.ones_like(mu[:, 0])  # (B,)
 
     def get_config(self):
-        return {**super().get_config(), "kl_factor": self.kl_factor}
+        return {**super().get_config(), "kl_factor": self.kl_factor, "objective": self.objective}
+
+
+@SERIALIZABLE
+class ReconstructionLoss(keras.losses.Loss):
+    """``-log p(x | z)`` of each image from the decoder's logits, in the objective's convention.
+
+    The per-pixel mean (reference) or the sum over pixels (elbo); Keras averages over the batch.
+
+    Args:
+        objective: the :class:`~vaekit.models.objective.Objective` as a dict (None: reference).
+    """
+
+    def __init__(self, objective: dict | None = None, name: str = "reconstruction", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.objective = objective
+        self._objective = _objective(objective, 0.0)
+
+    def call(self, y_true, y_pred):
+        return reconstruction_per_image(self._objective, y_true, y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "objective": self.objective}
+
+
+@SERIALIZABLE
+class LogScale(keras.layers.Layer):
+    """A learned log standard deviation per channel, appended to the logits: (B, H, W, 2C).
+
+    The gaussian likelihood with ``gaussian_sigma: learned`` reads it from the training output.
+
+    Args:
+        channels: image channels.
+    """
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.log_sigma = None
+
+    def build(self, input_shape):
+        self.log_sigma = self.add_weight(
+            shape=(self.channels,), initializer="zeros", trainable=True, name="log_sigma"
+        )
+
+    def call(self, logits):
+        logits = ops.cast(logits, "float32")
+        log_sigma = ops.broadcast_to(ops.cast(self.log_sigma, "float32"), ops.shape(logits))
+        return ops.concatenate([logits, log_sigma], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}

@@ -29,7 +29,21 @@ from keras import ops
 from vaekit.config import ModelConfig
 from vaekit.errors import ConfigError
 from vaekit.models.architecture import build_decoder, build_encoder
-from vaekit.models.layers import SERIALIZABLE, KLDivergenceLayer, KLLoss, bce_loss, kl_loss
+from vaekit.models.layers import (
+    SERIALIZABLE,
+    KLDivergenceLayer,
+    KLLoss,
+    LogScale,
+    ReconstructionLoss,
+)
+from vaekit.models.objective import (
+    Objective,
+    iwae_bound,
+    kl_term,
+    log_weights,
+    negative_elbo,
+    reconstruction_per_image,
+)
 from vaekit.version import __version__
 
 
@@ -38,16 +52,25 @@ def _versions() -> dict:
 
 
 class BaseVAE(keras.Model):
-    """Shared parts: the encoder and decoder sub-models, ``bce``/``kl`` trackers, serialization.
+    """Shared parts: encoder and decoder, the objective, the metric trackers, serialization.
+
+    The model's output in training is the decoder's *logits* (the input of its sigmoid; with a
+    learned gaussian sigma, the logits and log sigma side by side): the losses of
+    :mod:`vaekit.models.objective` use them in their stable forms. ``decoder`` itself still gives
+    images in [0, 1]. Besides ``loss``, ``bce`` (the reconstruction term in the run's convention)
+    and ``kl`` (the weighted KL term), every wiring logs ``nelbo``, the negative ELBO in nats per
+    image.
 
     Args:
         encoder: a model ``x -> [mu, log_var, z]``.
         decoder: a model ``z -> x_hat``.
-        kl_factor: weight of the KL term.
+        kl_factor: weight of the KL term (reference convention).
         model_config: the :class:`ModelConfig` as a dict, stored so a saved file can be rebuilt.
         versions: vaekit/Keras/backend versions that wrote the model (filled in when None).
         training_state: where training stood, in a checkpoint (see
             :mod:`vaekit.training.checkpoints`); None in a final model.
+        objective: the :class:`~vaekit.models.objective.Objective` as a dict; None (a model saved
+            before objectives existed) is the reference convention with ``kl_factor``.
     """
 
     strategy = ""
@@ -61,6 +84,7 @@ class BaseVAE(keras.Model):
         model_config=None,
         versions=None,
         training_state=None,
+        objective=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -70,45 +94,89 @@ class BaseVAE(keras.Model):
         self.model_config = model_config
         self.versions = versions or _versions()
         self.training_state = training_state
+        self.objective = objective
+        self.loss_settings = Objective.from_dict(objective, kl_factor=kl_factor)
         self.bce_tracker = keras.metrics.Mean(name="bce")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.nelbo_tracker = keras.metrics.Mean(name="nelbo")
+        # Variables only where the objective needs them: a model saved before objectives existed
+        # has none, and loads as it was saved.
+        self.kl_scale = None
+        if self.loss_settings.scheduled and not self._kl_in_encoder:
+            self.kl_scale = self.add_weight(
+                shape=(), initializer="ones", trainable=False, name="kl_scale"
+            )
+        self.log_scale = None
+        if self.loss_settings.learned_sigma:
+            self.log_scale = LogScale(decoder.output.shape[-1], name="log_scale")
+            self.log_scale.build(decoder.output.shape)
+        # The decoder up to its sigmoid: the same layers and weights, not tracked a second time.
+        logits = decoder.get_layer("decoder_output").input
+        object.__setattr__(self, "_logits_decoder", keras.Model(decoder.inputs, logits))
         # The encoder and decoder are built functional models, so this model is built too. Saying
         # so matters for "train_step", which never calls the model: unbuilt, Keras would skip its
         # optimizer state on load.
         self.built = True
 
+    _kl_in_encoder = False  # the "layer" wiring's KL layer holds the schedule's variable
+
     @classmethod
-    def make_encoder(cls, config: ModelConfig):
+    def make_encoder(cls, config: ModelConfig, objective: Objective | None = None):
         return build_encoder(config)
 
     @classmethod
-    def from_model_config(cls, config: ModelConfig, encoder=None, decoder=None):
+    def from_model_config(
+        cls, config: ModelConfig, encoder=None, decoder=None, objective: Objective | None = None
+    ):
         """Build the encoder and decoder (unless given) and wire them with this strategy."""
+        objective = objective or Objective(kl_weight=config.kl_factor)
         return cls(
-            encoder=encoder if encoder is not None else cls.make_encoder(config),
+            encoder=encoder if encoder is not None else cls.make_encoder(config, objective),
             decoder=decoder if decoder is not None else build_decoder(config),
             kl_factor=config.kl_factor,
             model_config=_plain(config),
+            objective=objective.to_dict(),
             name=f"vae_{cls.strategy}",
         )
 
+    @property
+    def kl_scale_variable(self):
+        """The variable holding the KL schedule's multiplier (None without a schedule)."""
+        if self._kl_in_encoder:
+            return self.encoder.get_layer("kl").kl_scale
+        return self.kl_scale
+
     def call(self, inputs, training=None):
-        _, _, z = self.encoder(inputs, training=training)
-        return self.decoder(z, training=training)
+        mu, log_var, z = self.encoder(inputs, training=training)
+        self._remember_posterior(mu, log_var)
+        return self.training_output(z, training=training)
+
+    def training_output(self, z, training=None):
+        """What the losses read: the decoder's logits (and log sigma, when learned)."""
+        logits = self._logits_decoder(z, training=training)
+        return self.log_scale(logits) if self.log_scale is not None else logits
+
+    def _remember_posterior(self, mu, log_var):
+        # compute_loss, called with this call's output in the same step, reads them for the
+        # "nelbo" metric; set around Keras's attribute tracking, since they are tensors.
+        object.__setattr__(self, "_posterior", (mu, log_var))
 
     def compile_arguments(self) -> dict:
         """The ``compile`` arguments this wiring needs besides the optimizer."""
-        return {"loss": "binary_crossentropy"}
+        return {"loss": ReconstructionLoss(self.objective)}
 
     def targets(self, images):
         """The ``y`` that ``fit`` pairs with a batch of images."""
         return images
 
-    def _track(self, images, bce, kl):
+    def _track(self, images, bce, kl, output=None, mu=None, log_var=None):
         # Weighted by batch size, as Keras weights its own "loss" tracker.
         batch_size = ops.shape(images)[0]
         self.bce_tracker.update_state(bce, sample_weight=batch_size)
         self.kl_tracker.update_state(kl, sample_weight=batch_size)
+        if output is not None:
+            nelbo = negative_elbo(self.loss_settings, images, output, mu, log_var)
+            self.nelbo_tracker.update_state(nelbo, sample_weight=batch_size)
 
     # Keras saves weights but not the state of random seed generators. Saving them here makes a
     # loaded model (or resumed run) continue the same sampling and dropout noise stream.
@@ -137,6 +205,7 @@ class BaseVAE(keras.Model):
             "model_config": self.model_config,
             "versions": self.versions,
             "training_state": self.training_state,
+            "objective": self.objective,
         }
 
     @classmethod
@@ -156,7 +225,7 @@ class _AddedLossVAE(BaseVAE):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
         kl = ops.sum(self.losses)  # exactly the KL term: no other layer adds a loss
-        self._track(x, total - kl, kl)
+        self._track(x, total - kl, kl, y_pred, *self._posterior)
         return total
 
 
@@ -165,10 +234,13 @@ class LayerKLVAE(_AddedLossVAE):
     """Strategy "layer": the encoder's :class:`KLDivergenceLayer` adds the KL term."""
 
     strategy = "layer"
+    _kl_in_encoder = True
 
     @classmethod
-    def make_encoder(cls, config: ModelConfig):
-        return build_encoder(config, kl_layer=KLDivergenceLayer(config.kl_factor, name="kl"))
+    def make_encoder(cls, config: ModelConfig, objective: Objective | None = None):
+        objective = (objective or Objective(kl_weight=config.kl_factor)).to_dict()
+        layer = KLDivergenceLayer(config.kl_factor, objective=objective, name="kl")
+        return build_encoder(config, kl_layer=layer)
 
 
 @SERIALIZABLE
@@ -179,8 +251,9 @@ class AddLossVAE(_AddedLossVAE):
 
     def call(self, inputs, training=None):
         mu, log_var, z = self.encoder(inputs, training=training)
-        self.add_loss(kl_loss(mu, log_var, self.kl_factor))
-        return self.decoder(z, training=training)
+        self._remember_posterior(mu, log_var)
+        self.add_loss(kl_term(self.loss_settings, mu, log_var, self.kl_scale))
+        return self.training_output(z, training=training)
 
 
 @SERIALIZABLE
@@ -196,36 +269,59 @@ class TrainStepVAE(BaseVAE):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.iw_noise = None
+        if self.loss_settings.iw_samples > 1:
+            seed = (self.model_config or {}).get("seed")
+            self.iw_noise = keras.random.SeedGenerator(seed, name="iw_noise")
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.bce_tracker, self.kl_tracker]
+        return [self.loss_tracker, self.bce_tracker, self.kl_tracker, self.nelbo_tracker]
 
     def compile_arguments(self) -> dict:
         return {"loss": None}
 
     def _loss_terms(self, images, training):
+        """``(loss, bce, kl, output, mu, log_var)`` of a batch."""
         mu, log_var, z = self.encoder(images, training=training)
-        reconstructions = self.decoder(z, training=training)
-        bce = bce_loss(images, reconstructions)
-        kl = kl_loss(mu, log_var, self.kl_factor)
+        output = self.training_output(z, training=training)
+        bce = ops.mean(reconstruction_per_image(self.loss_settings, images, output))
+        kl = kl_term(self.loss_settings, mu, log_var, self.kl_scale)
+        loss = bce + kl
+        if self.iw_noise is not None:
+            # The importance-weighted bound replaces the ELBO as the loss; bce and kl still
+            # report the single-sample ELBO's terms.
+            loss = -ops.mean(iwae_bound(self._log_weights(images, mu, log_var, training)))
         # Regularisers a user adds to a layer still count, as they would under compile().
         extra = ops.sum(self.losses) if self.losses else 0.0
-        return bce + kl + extra, bce, kl
+        return loss + extra, bce, kl, output, mu, log_var
+
+    def _log_weights(self, images, mu, log_var, training):
+        samples = self.loss_settings.iw_samples
+        shape = (ops.shape(mu)[0], samples, ops.shape(mu)[-1])
+        epsilon = keras.random.normal(shape, seed=self.iw_noise)  # (B, K, D)
+        return log_weights(
+            self.loss_settings,
+            images,
+            lambda z: self.training_output(z, training=training),
+            mu,
+            log_var,
+            epsilon,
+        )
 
     def train_step(self, data):
         images = data[0] if isinstance(data, tuple | list) else data
-        gradients, (loss, bce, kl) = _GRADIENTS[keras.backend.backend()](self, images)
+        gradients, terms = _GRADIENTS[keras.backend.backend()](self, images)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-        return self._report(images, loss, bce, kl)
+        return self._report(images, *terms)
 
     def test_step(self, data):
         images = data[0] if isinstance(data, tuple | list) else data
         return self._report(images, *self._loss_terms(images, training=False))
 
-    def _report(self, images, loss, bce, kl):
+    def _report(self, images, loss, bce, kl, output, mu, log_var):
         self.loss_tracker.update_state(loss, sample_weight=ops.shape(images)[0])
-        self._track(images, bce, kl)
+        self._track(images, bce, kl, output, mu, log_var)
         return {m.name: m.result() for m in self.metrics}
 
 
@@ -266,25 +362,32 @@ class MultiOutputVAE(BaseVAE):
 
     def call(self, inputs, training=None):
         mu, log_var, z = self.encoder(inputs, training=training)
-        posterior = ops.concatenate([mu, log_var], axis=-1)  # (B, 2 * z_dim)
-        return {"reconstruction": self.decoder(z, training=training), "posterior": posterior}
+        parts = [ops.cast(mu, "float32"), ops.cast(log_var, "float32")]
+        if self.kl_scale is not None:  # the schedule's multiplier rides along to KLLoss
+            parts.append(ops.ones_like(parts[0][:, :1]) * self.kl_scale)
+        posterior = ops.concatenate(parts, axis=-1)  # (B, 2 * z_dim [+ 1])
+        return {"reconstruction": self.training_output(z, training), "posterior": posterior}
 
     def compile_arguments(self) -> dict:
         return {
-            "loss": {"reconstruction": "binary_crossentropy", "posterior": KLLoss(self.kl_factor)}
+            "loss": {
+                "reconstruction": ReconstructionLoss(self.objective),
+                "posterior": KLLoss(self.kl_factor, self.objective),
+            }
         }
 
     def targets(self, images):
         # KLLoss ignores y_true; Keras still wants one target per output.
-        z_dim = self.encoder.outputs[0].shape[-1]
-        dummy = ops.zeros((ops.shape(images)[0], 2 * z_dim), dtype="float32")
+        width = 2 * self.encoder.outputs[0].shape[-1] + (self.kl_scale is not None)
+        dummy = ops.zeros((ops.shape(images)[0], width), dtype="float32")
         return {"reconstruction": images, "posterior": dummy}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        mu, log_var = ops.split(y_pred["posterior"], 2, axis=-1)
-        kl = kl_loss(mu, log_var, self.kl_factor)
-        self._track(x, total - kl, kl)
+        z_dim = self.encoder.outputs[0].shape[-1]
+        mu, log_var = y_pred["posterior"][:, :z_dim], y_pred["posterior"][:, z_dim : 2 * z_dim]
+        kl = kl_term(self.loss_settings, mu, log_var, self.kl_scale)
+        self._track(x, total - kl, kl, y_pred["reconstruction"], mu, log_var)
         return total
 
 
@@ -329,9 +432,11 @@ def _wirings(backend: str) -> list[str]:
     return [name for name, cls in STRATEGIES.items() if backend in cls.backends]
 
 
-def build_vae(config: ModelConfig, encoder=None, decoder=None) -> BaseVAE:
-    """Build the Keras VAE model of ``config.kl_strategy``."""
-    return STRATEGIES[config.kl_strategy].from_model_config(config, encoder, decoder)
+def build_vae(
+    config: ModelConfig, encoder=None, decoder=None, objective: Objective | None = None
+) -> BaseVAE:
+    """Build the Keras VAE model of ``config.kl_strategy`` (with ``objective``'s loss)."""
+    return STRATEGIES[config.kl_strategy].from_model_config(config, encoder, decoder, objective)
 
 
 def _plain(config: ModelConfig) -> dict:

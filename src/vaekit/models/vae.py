@@ -38,6 +38,7 @@ from vaekit.datasets.pipeline import (
 from vaekit.errors import ModelFileError
 from vaekit.io import atomic_path
 from vaekit.models.architecture import build_decoder
+from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import STRATEGIES, build_vae, check_backend
 
@@ -59,6 +60,13 @@ class VariationalAutoencoder:
         kl_strategy: "layer", "add_loss", "train_step" or "multi_output" (or 0, 1, 2, 3).
         use_batch_norm, use_dropout, dropout_rate: optional regularisation after each conv.
         seed: seed of the sampling noise and dropout (None: random).
+        encoder_dense_units: hidden Dense layers between the convolutions and mu/log_var.
+        decoder_dense_activation: apply the activation after the decoder's first Dense.
+        likelihood: "bernoulli", "continuous_bernoulli" or "gaussian" (see
+            :mod:`vaekit.models.likelihoods`).
+        gaussian_sigma: the gaussian likelihood's standard deviation, or "learned".
+        objective: the loss (:class:`~vaekit.models.objective.Objective`, or its dict); None is
+            the reference convention with ``kl_factor`` and ``likelihood``.
         build: build encoder, decoder and model now; with False call :meth:`build_encoder`,
             :meth:`build_decoder` and :meth:`build_model` yourself, as the reference code did.
 
@@ -83,12 +91,24 @@ class VariationalAutoencoder:
         use_dropout=False,
         dropout_rate=0.25,
         seed=None,
+        encoder_dense_units=(),
+        decoder_dense_activation=False,
+        likelihood="bernoulli",
+        gaussian_sigma="learned",
+        objective=None,
         build=True,
     ):
-        arguments = {k: v for k, v in locals().items() if k not in ("self", "build")}
+        arguments = {k: v for k, v in locals().items() if k not in ("self", "build", "objective")}
         arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()}
         self.config = _build_section("model", ModelConfig, arguments)
         self.config.validate_shapes()
+        if isinstance(objective, dict):
+            objective = Objective(**objective)
+        self.objective = objective or Objective(
+            likelihood=self.config.likelihood,
+            gaussian_sigma=self.config.gaussian_sigma,
+            kl_weight=self.config.kl_factor,
+        )
         self.encoder = self.decoder = self.model = None
         if build:
             self.build_encoder()
@@ -96,15 +116,17 @@ class VariationalAutoencoder:
             self.build_model()
 
     @classmethod
-    def from_config(cls, config: ModelConfig, build: bool = True) -> VariationalAutoencoder:
+    def from_config(
+        cls, config: ModelConfig, build: bool = True, objective: Objective | None = None
+    ) -> VariationalAutoencoder:
         """Create from a :class:`ModelConfig` (e.g. ``Config.load(path).model``)."""
         values = dataclasses.asdict(config)
-        return cls(**values, build=build)
+        return cls(**values, objective=objective, build=build)
 
     # Building, in the reference's three steps.
     def build_encoder(self):
         """Build ``self.encoder``: ``x -> [mu, log_var, z]``."""
-        self.encoder = STRATEGIES[self.config.kl_strategy].make_encoder(self.config)
+        self.encoder = STRATEGIES[self.config.kl_strategy].make_encoder(self.config, self.objective)
         return self.encoder
 
     def build_decoder(self):
@@ -116,7 +138,7 @@ class VariationalAutoencoder:
         """Wire encoder and decoder into ``self.model`` with the chosen KL strategy."""
         if self.encoder is None or self.decoder is None:
             raise RuntimeError("call build_encoder() and build_decoder() before build_model()")
-        self.model = build_vae(self.config, self.encoder, self.decoder)
+        self.model = build_vae(self.config, self.encoder, self.decoder, self.objective)
         return self.model
 
     # Training.
@@ -138,6 +160,7 @@ class VariationalAutoencoder:
         seed=0,
         verbose="auto",
         initial_step=0,
+        binarize_seed=None,
     ):
         """Train on images ``x``; returns the Keras ``History``.
 
@@ -148,7 +171,9 @@ class VariationalAutoencoder:
         drawn from ``(seed, e)``, so a run resumed with ``initial_epoch`` sees the same order.
         ``initial_step`` resumes inside ``initial_epoch``: its first batches are skipped, and that
         partial epoch runs as a ``fit`` of its own before the remaining epochs.
-        ``validation_data`` may also be ``(x, y)``, of which ``x`` is used.
+        ``validation_data`` may also be ``(x, y)``, of which ``x`` is used. ``binarize_seed``
+        (not None) trains on a fresh binary sample of every batch (dynamic binarization, see
+        :mod:`vaekit.datasets.binarize`).
         """
         self._require_model(trains=True)
         per_execution = self.model.steps_per_execution or 1
@@ -178,6 +203,7 @@ class VariationalAutoencoder:
                 first_epoch=first,
                 epochs=end,
                 first_step=skip,
+                binarize_seed=binarize_seed,
             )
             history = self.model.fit(
                 data,
@@ -192,11 +218,11 @@ class VariationalAutoencoder:
         return history
 
     def evaluate(self, x, batch_size=128, verbose=0) -> dict:
-        """Mean ``loss``, ``bce`` and ``kl`` over images ``x`` (an array or an image set)."""
+        """Mean ``loss``, ``bce``, ``kl`` and ``nelbo`` (nats per image) over images ``x``."""
         self._require_model(trains=True)
         data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False)
         logs = self.model.evaluate(data, verbose=verbose, return_dict=True)
-        return {key: float(logs[key]) for key in ("loss", "bce", "kl")}
+        return {key: float(logs[key]) for key in ("loss", "bce", "kl", "nelbo")}
 
     # Using the model.
     def encode(self, x, sample: bool = False, batch_size: int = 256) -> np.ndarray:
@@ -259,7 +285,9 @@ class VariationalAutoencoder:
     @classmethod
     def from_keras_model(cls, model) -> VariationalAutoencoder:
         """Wrap a built vaekit Keras model (e.g. a loaded checkpoint); its config comes along."""
-        vae = cls.from_config(ModelConfig(**_model_config(model)), build=False)
+        vae = cls.from_config(
+            ModelConfig(**_model_config(model)), build=False, objective=model.loss_settings
+        )
         vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
         return vae
 

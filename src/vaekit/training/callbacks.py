@@ -23,8 +23,21 @@ from pathlib import Path
 import keras
 
 from vaekit.io import atomic_write_text
+from vaekit.models.objective import kl_schedule_value
 
-COLUMNS = ("epoch", "loss", "bce", "kl", "val_loss", "val_bce", "val_kl", "seconds")
+COLUMNS = (
+    "epoch",
+    "loss",
+    "bce",
+    "kl",
+    "val_loss",
+    "val_bce",
+    "val_kl",
+    "seconds",
+    "nelbo",  # the negative ELBO in nats per image, whatever the loss convention
+    "val_nelbo",
+    "kl_scale",  # the KL schedule's multiplier in this epoch (1 without a schedule)
+)
 
 
 class MetricsLog(keras.callbacks.Callback):
@@ -56,6 +69,36 @@ class MetricsLog(keras.callbacks.Callback):
         row = {key: logs.get(key) for key in COLUMNS[1:]}
         self.rows.append({"epoch": epoch + 1, **{k: _number(v) for k, v in row.items()}})
         write_metrics(self.path, self.rows)
+
+
+class KLSchedule(keras.callbacks.Callback):
+    """Sets the KL weight's multiplier at the start of every epoch (``train.kl_schedule``).
+
+    The value is a function of the epoch alone (:func:`~vaekit.models.objective.kl_schedule_value`),
+    so a resumed run, even one resumed inside an epoch, trains with the same weights. It also puts
+    ``kl_scale`` into the epoch's logs.
+
+    Args:
+        variable: the model's ``kl_scale_variable`` (None without a schedule: logs 1).
+        schedule: "constant", "linear" or "cyclical".
+        epochs: the run's epochs (the cyclical schedule spreads its cycles over them).
+        warmup_epochs, cycles, ramp: the schedule's settings (``train.kl_*``).
+    """
+
+    def __init__(self, variable, schedule, epochs, warmup_epochs=10, cycles=4, ramp=0.5):
+        super().__init__()
+        self.variable, self.schedule, self.epochs = variable, schedule, epochs
+        self.settings = {"warmup_epochs": warmup_epochs, "cycles": cycles, "ramp": ramp}
+        self.value = 1.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.value = kl_schedule_value(self.schedule, epoch, self.epochs, **self.settings)
+        if self.variable is not None:
+            self.variable.assign(self.value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["kl_scale"] = self.value
 
 
 def write_metrics(path: str | Path, rows) -> None:

@@ -35,15 +35,17 @@ import numpy as np
 
 from vaekit import datasets, plots
 from vaekit.config import Config
-from vaekit.datasets import FileImages, Images
+from vaekit.datasets import ArrayImages, FileImages, Images
+from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
 from vaekit.datasets.folder import Manifest
 from vaekit.datasets.images import cache_to_memmap
 from vaekit.datasets.pipeline import check_steps_per_execution
 from vaekit.errors import ConfigError, DataError, StorageError, VaekitError
+from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
-from vaekit.training.callbacks import MetricsLog, read_metrics
+from vaekit.training.callbacks import KLSchedule, MetricsLog, read_metrics
 from vaekit.training.checkpoints import (
     Checkpointer,
     checkpoint_position,
@@ -147,6 +149,8 @@ def _split(config: Config, source: datasets.ImageData, first_step: int = 0) -> D
     """Apply ``data.limit`` and ``data.validation`` to a source; check it fits the training."""
     data = config.data
     train, test = (_first(images, data.limit) for images in (source.train, source.test))
+    if data.train_on == "train+test":
+        train = _concatenate(train, test, data.dataset)
     expected = tuple(config.model.input_dim)
     if train.shape != expected:
         raise DataError(
@@ -172,7 +176,30 @@ def _split(config: Config, source: datasets.ImageData, first_step: int = 0) -> D
     check_steps_per_execution(
         len(train), config.train.batch_size, config.train.steps_per_execution, first_step
     )
+    if data.binarize != "none":
+        # Validation and test: one fixed sample each; training: fixed (static) or drawn per batch.
+        seed = config.train.seed
+        test = binarize_static(test, seed, TEST_STREAM)
+        if data.validation == "test":
+            validation = test
+        elif validation is not None:  # held out of the training images
+            validation = binarize_static(validation, seed, HELD_OUT_STREAM)
+        if data.binarize == "static":
+            train = binarize_static(train, seed, TRAIN_STREAM)
     return Data(train, validation, test, source)
+
+
+def _concatenate(train: Images, test: Images, name: str) -> Images:
+    """Training and test images as one training set (``data.train_on: train+test``)."""
+    if not (isinstance(train, ArrayImages) and isinstance(test, ArrayImages)):
+        raise ConfigError(
+            f"data.train_on: train+test needs a data set held in memory (mnist, fashion_mnist, "
+            f"shapes, an .npz); {name} is read from files"
+        )
+    labels = None
+    if train.labels is not None and test.labels is not None:
+        labels = np.concatenate([train.labels, test.labels])
+    return ArrayImages(np.concatenate([train.array, test.array]), labels=labels)
 
 
 def _cached(config: Config, run: RunFolder, source: datasets.ImageData) -> datasets.ImageData:
@@ -235,7 +262,9 @@ def build_vae(config: Config, settings: dict | None = None) -> VariationalAutoen
     settings = settings or prepare_devices(config)
     keras.utils.set_random_seed(config.train.seed)
     with _dtype_policy(config.train.precision):
-        vae = VariationalAutoencoder.from_config(config.model)
+        vae = VariationalAutoencoder.from_config(
+            config.model, objective=Objective.from_config(config)
+        )
     _compile(vae, config, settings)
     return vae
 
@@ -288,6 +317,19 @@ def _refuse_existing(run: RunFolder) -> None:
         )
 
 
+# The train.* settings that make up the objective: fixed for the life of a run.
+OBJECTIVE_KEYS = (
+    "loss_convention",
+    "beta",
+    "kl_schedule",
+    "kl_warmup_epochs",
+    "kl_cycles",
+    "kl_ramp",
+    "free_bits",
+    "iw_samples",
+)
+
+
 def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     """Continue a run from its newest complete checkpoint (``overrides`` may change ``train.*``).
 
@@ -301,6 +343,12 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     config = Config.load(run.config, overrides)
     if config.model != saved.model or config.data != saved.data:
         raise ConfigError("--set: only train.* settings can change when resuming a run")
+    for key in OBJECTIVE_KEYS:
+        if getattr(config.train, key) != getattr(saved.train, key):
+            raise ConfigError(
+                f"train.{key}: a resumed run keeps the objective it was trained with "
+                f"({getattr(saved.train, key)!r})"
+            )
     if config.train.precision != saved.train.precision:
         raise ConfigError(
             f"train.precision: a resumed run keeps the precision it was trained in "
@@ -377,7 +425,17 @@ def _fit(
     carried = state.get("epoch_seconds", 0.0) if mid_epoch and state else 0.0
     # Order matters: the guard raises before anything saves NaN weights, the metrics row is
     # written before the epoch's checkpoint, and the signal stop uses the checkpointer's position.
+    train = config.train
+    schedule = KLSchedule(
+        vae.model.kl_scale_variable,
+        train.kl_schedule,
+        train.epochs,
+        train.kl_warmup_epochs,
+        train.kl_cycles,
+        train.kl_ramp,
+    )
     callbacks = [
+        schedule,  # first: the epoch's KL weight is set before its first step
         guard,
         MetricsLog(run.metrics, rows, carried),
         checkpointer,
@@ -395,6 +453,7 @@ def _fit(
             shuffle=config.train.shuffle,
             seed=config.train.seed,
             verbose=verbose,
+            binarize_seed=config.train.seed if config.data.binarize == "dynamic" else None,
         )
         return _finish(vae, run, data, config)
     except StorageError as error:
@@ -433,17 +492,37 @@ def write_plots(
     written.append(run.plots / "reconstructions.png")
     plots.plot_samples(vae.generate(64, seed=seed), run.plots / "samples.png")
     written.append(run.plots / "samples.png")
+    kl = np.mean(0.5 * (mu**2 + np.exp(log_var) - log_var - 1.0), axis=0)  # per dimension
     if vae.config.z_dim == 2:
         plots.plot_manifold(vae.decode, run.plots / "manifold.png")
         written.append(run.plots / "manifold.png")
     else:
-        kl = np.mean(0.5 * (mu**2 + np.exp(log_var) - log_var - 1.0), axis=0)  # per dimension
         plots.plot_traversals(vae.decode, mu[0], kl, run.plots / "traversals.png")
         written.append(run.plots / "traversals.png")
+    plots.plot_kl_per_dimension(
+        kl, run.plots / "kl_per_dimension.png", active=plots.active_units(mu)
+    )
+    written.append(run.plots / "kl_per_dimension.png")
+    # Pairs of test images far apart in the set (often of different classes).
+    pairs = min(6, len(sample) // 2)
+    if pairs:
+        first = np.arange(pairs) * (len(sample) // (2 * pairs))
+        second = first + len(sample) // 2
+        plots.plot_interpolations(
+            vae.decode,
+            mu[first],
+            mu[second],
+            run.plots / "interpolations.png",
+            originals=np.stack([sample.take(first), sample.take(second)], axis=1),
+        )
+        written.append(run.plots / "interpolations.png")
     rows = read_metrics(run.metrics)
     if rows:
         plots.plot_loss(rows, run.plots / "loss.png")
         written.append(run.plots / "loss.png")
+    if any(row.get("nelbo") is not None for row in rows):  # runs before nelbo have none
+        plots.plot_nelbo(rows, run.plots / "nelbo.png")
+        written.append(run.plots / "nelbo.png")
     return written
 
 

@@ -1,0 +1,211 @@
+"""What a VAE minimises: the loss convention, the KL weight and its schedule, free bits, IWAE.
+
+Two conventions (``train.loss_convention``), both from the decoder's logits (see
+:mod:`.likelihoods`):
+
+- ``reference`` (default): the "Generative Deep Learning" loss, ``mean over pixels and batch of
+  -log p(x|z)`` (the BCE for ``bernoulli``) ``+ kl_factor * mean_batch(-mean_d(1 + log_var - mu^2 -
+  exp(log_var)))``;
+- ``elbo``: the negative ELBO in nats, ``mean_batch(-sum_pixels log p(x|z)) + beta * mean_batch(
+  sum_d KL_d)`` with ``KL_d = (mu^2 + exp(log_var) - log_var - 1) / 2``. With free bits ``lambda``
+  the KL part is ``sum_d max(lambda, mean_batch KL_d)`` (Kingma et al. 2016): a dimension whose
+  KL is below ``lambda`` gets no gradient pushing it lower.
+
+The KL weight is multiplied by a schedule's value for the epoch (:data:`SCHEDULES`), held in a
+non-trainable variable that :class:`vaekit.training.callbacks.KLScheduleCallback` sets.
+
+Whatever the convention, :func:`negative_elbo` gives the negative ELBO in nats per image, so runs
+compare.
+
+Example:
+    >>> [round(kl_schedule_value("linear", epoch, epochs=10, warmup_epochs=4), 2)
+    ...  for epoch in range(6)]
+    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    >>> [kl_schedule_value("cyclical", e, epochs=8, cycles=2, ramp=0.5) for e in range(8)]
+    [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from keras import ops
+
+from vaekit.models.likelihoods import log_prob
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The loss settings a model trains with (stored in the model; see the module docstring).
+
+    Args:
+        convention: "reference" or "elbo".
+        likelihood: "bernoulli", "continuous_bernoulli" or "gaussian".
+        gaussian_sigma: "learned" or a fixed standard deviation (gaussian only).
+        kl_weight: the KL weight: ``model.kl_factor`` (reference) or ``train.beta`` (elbo).
+        kl_schedule: "constant", "linear" or "cyclical".
+        free_bits: minimum KL per latent dimension in nats (elbo only).
+        iw_samples: K > 1 trains the importance-weighted bound (Burda et al. 2015).
+    """
+
+    convention: str = "reference"
+    likelihood: str = "bernoulli"
+    gaussian_sigma: str | float = "learned"
+    kl_weight: float = 2e-4
+    kl_schedule: str = "constant"
+    free_bits: float = 0.0
+    iw_samples: int = 1
+
+    @classmethod
+    def from_config(cls, config) -> Objective:
+        """The objective of a full :class:`vaekit.config.Config`."""
+        train, model = config.train, config.model
+        elbo = train.loss_convention == "elbo"
+        return cls(
+            convention=train.loss_convention,
+            likelihood=model.likelihood,
+            gaussian_sigma=model.gaussian_sigma,
+            kl_weight=train.beta if elbo else model.kl_factor,
+            kl_schedule=train.kl_schedule,
+            free_bits=train.free_bits,
+            iw_samples=train.iw_samples,
+        )
+
+    @classmethod
+    def from_dict(cls, values: dict | None, kl_factor: float = 2e-4) -> Objective:
+        """From a saved model's config; a model saved before objectives existed gets the
+        reference convention with its ``kl_factor``."""
+        if not values:
+            return cls(kl_weight=kl_factor)
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def scheduled(self) -> bool:
+        return self.kl_schedule != "constant"
+
+    @property
+    def learned_sigma(self) -> bool:
+        return self.likelihood == "gaussian" and self.gaussian_sigma == "learned"
+
+    def output_channels(self, channels: int) -> int:
+        """Channels of the training output: the logits, plus log sigma when it is learned."""
+        return 2 * channels if self.learned_sigma else channels
+
+
+# KL schedules: the KL weight's multiplier in epoch ``epoch`` (0-based) of ``epochs``.
+SCHEDULES = {
+    "constant": lambda epoch, epochs, warmup_epochs, cycles, ramp: 1.0,
+    # 0, 1/N, ..., (N-1)/N over the first N epochs, then 1.
+    "linear": lambda epoch, epochs, warmup_epochs, cycles, ramp: min(1.0, epoch / warmup_epochs),
+    # Fu et al. 2019: M cycles over the run; each rises linearly over its first R fraction, then
+    # holds at 1.
+    "cyclical": lambda epoch, epochs, warmup_epochs, cycles, ramp: min(
+        1.0, ((epoch % math.ceil(epochs / cycles)) / math.ceil(epochs / cycles)) / ramp
+    ),
+}
+
+
+def kl_schedule_value(
+    name: str, epoch: int, epochs: int, warmup_epochs: int = 10, cycles: int = 4, ramp: float = 0.5
+) -> float:
+    """The KL weight's multiplier for ``epoch`` under schedule ``name`` (see :data:`SCHEDULES`)."""
+    return float(SCHEDULES[name](epoch, epochs, warmup_epochs, cycles, ramp))
+
+
+def split_output(objective: Objective, output):
+    """``(logits, log_sigma)`` from the training output (log sigma None unless gaussian)."""
+    output = ops.cast(output, "float32")
+    if objective.learned_sigma:
+        logits, log_sigma = ops.split(output, 2, axis=-1)
+        return logits, log_sigma
+    if objective.likelihood == "gaussian":
+        return output, math.log(objective.gaussian_sigma)
+    return output, None
+
+
+def nll_per_image(objective: Objective, images, output):
+    """``-log p(x | z)`` summed over the pixels of each image, in nats: shape (B,)."""
+    logits, log_sigma = split_output(objective, output)
+    per_pixel = -log_prob(objective.likelihood, images, logits, log_sigma)  # (B, H, W, C)
+    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
+
+
+def reconstruction_per_image(objective: Objective, images, output):
+    """Each image's reconstruction term in the convention: per-pixel mean or sum: (B,)."""
+    nll = nll_per_image(objective, images, output)
+    if objective.convention == "reference":
+        pixels = math.prod(images.shape[1:])
+        return nll / float(pixels)
+    return nll
+
+
+def kl_per_dimension(mu, log_var):
+    """``KL(q(z|x) || N(0, I))`` of each latent dimension, in nats: (B, D)."""
+    mu, log_var = ops.cast(mu, "float32"), ops.cast(log_var, "float32")
+    return 0.5 * (ops.square(mu) + ops.exp(log_var) - log_var - 1.0)
+
+
+def kl_term(objective: Objective, mu, log_var, scale=None):
+    """The weighted KL term of the loss (a scalar); ``scale`` is the schedule's multiplier."""
+    per_dim = kl_per_dimension(mu, log_var)  # (B, D)
+    if objective.convention == "reference":
+        # -mean_d(1 + log_var - mu^2 - exp(log_var)) = 2 mean_d KL_d: the reference's scale.
+        value = ops.mean(2.0 * ops.mean(per_dim, axis=-1))
+    elif objective.free_bits > 0:
+        value = ops.sum(ops.maximum(ops.mean(per_dim, axis=0), objective.free_bits))
+    else:
+        value = ops.mean(ops.sum(per_dim, axis=-1))
+    weight = objective.kl_weight if scale is None else objective.kl_weight * scale
+    return weight * value
+
+
+def negative_elbo(objective: Objective, images, output, mu, log_var):
+    """The negative ELBO in nats per image, averaged over the batch (a scalar)."""
+    nll = nll_per_image(objective, images, output)
+    kl = ops.sum(kl_per_dimension(mu, log_var), axis=-1)
+    return ops.mean(nll + kl)
+
+
+def log_normal(z, mu, log_var):
+    """``log N(z; mu, exp(log_var))`` summed over the last axis."""
+    z, mu, log_var = (ops.cast(v, "float32") for v in (z, mu, log_var))
+    return -0.5 * ops.sum(LOG_2PI + log_var + ops.square(z - mu) * ops.exp(-log_var), axis=-1)
+
+
+def log_standard_normal(z):
+    """``log N(z; 0, I)`` summed over the last axis."""
+    z = ops.cast(z, "float32")
+    return -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
+
+
+def log_weights(objective: Objective, images, decode_output, mu, log_var, epsilon):
+    """Importance log-weights ``log p(x|z_k) + log p(z_k) - log q(z_k|x)``: shape (B, K).
+
+    Args:
+        images: (B, H, W, C).
+        decode_output: maps (B * K, D) latent points to the training output (B * K, H, W, C').
+        mu, log_var: the posterior, (B, D).
+        epsilon: standard normal noise, (B, K, D); ``z_k = mu + exp(log_var / 2) * epsilon_k``.
+    """
+    mu, log_var = ops.cast(mu, "float32"), ops.cast(log_var, "float32")
+    batch, samples, dims = ops.shape(epsilon)
+    z = mu[:, None, :] + ops.exp(0.5 * log_var)[:, None, :] * epsilon  # (B, K, D)
+    output = decode_output(ops.reshape(z, (batch * samples, dims)))
+    repeated = ops.repeat(images, samples, axis=0)  # (B * K, H, W, C), image b's copies together
+    log_px = -ops.reshape(nll_per_image(objective, repeated, output), (batch, samples))
+    log_pz = log_standard_normal(z)
+    log_qz = log_normal(z, mu[:, None, :], log_var[:, None, :])
+    return log_px + log_pz - log_qz
+
+
+def iwae_bound(log_w):
+    """``log (1/K) sum_k exp(log_w_k)`` per image, by a log-sum-exp: (B,)."""
+    samples = ops.shape(log_w)[-1]
+    return ops.logsumexp(log_w, axis=-1) - ops.log(ops.cast(samples, "float32"))
