@@ -15,7 +15,16 @@ from vaekit.training.callbacks import COLUMNS, read_metrics
 
 CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
 SMALL = ["--set", "data.limit=512", "--set", "train.epochs=1", "--quiet"]
-PLOTS = {"latent_space.png", "reconstructions.png", "samples.png", "manifold.png", "loss.png"}
+PLOTS = {
+    "latent_space.png",
+    "reconstructions.png",
+    "samples.png",
+    "manifold.png",
+    "loss.png",
+    "kl_per_dimension.png",
+    "interpolations.png",
+    "nelbo.png",
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +93,9 @@ def test_resume_gives_the_same_metrics_as_an_uninterrupted_run(tmp_path):
 
 
 def test_evaluate_plot_and_generate(trained_run, tmp_path, capsys):
-    assert main(["evaluate", str(trained_run)]) == 0
+    assert main(["evaluate", str(trained_run), "--samples", "8", "--limit", "64", "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "loss" in printed and "bce" in printed and "kl" in printed
+    assert "loss" in printed and "bce" in printed and "kl" in printed and "IWAE" in printed
     (trained_run / "plots" / "samples.png").unlink()
     assert main(["plot", str(trained_run)]) == 0
     assert is_png(trained_run / "plots" / "samples.png")

@@ -24,7 +24,16 @@ TINY = {  # 256 images, batches of 64: 4 steps an epoch
     "data": {"dataset": "mnist", "limit": 256},
     "train": {"epochs": 1, "batch_size": 64, "seed": 3},
 }
-PLOTS = {"latent_space.png", "reconstructions.png", "samples.png", "manifold.png", "loss.png"}
+PLOTS = {
+    "latent_space.png",
+    "reconstructions.png",
+    "samples.png",
+    "manifold.png",
+    "loss.png",
+    "kl_per_dimension.png",
+    "interpolations.png",
+    "nelbo.png",
+}
 PNG = b"\x89PNG\r\n\x1a\n"
 BF16_UNAVAILABLE = hardware.bfloat16_unavailable(hardware.CpuInfo.read(), hardware.isa_cap())
 VARIANTS = {  # name: --set values
@@ -95,11 +104,15 @@ def test_train_evaluate_plot_generate_resume_each_in_a_new_process(tmp_path, var
     assert "Traceback" not in trained.stderr
     assert [row["epoch"] for row in read_rows(run)] == ["1"]
 
-    evaluated = vaekit("evaluate", run)
-    values = dict(zip(*[iter(evaluated.stdout.split())] * 2, strict=True))
-    loss, bce, kl = (float(values[key]) for key in ("loss", "bce", "kl"))
-    assert 0 < bce < 1 and 0 <= kl < 1
-    assert loss == pytest.approx(bce + kl, abs=2e-5)  # each printed to 5 decimals
+    evaluated = vaekit("evaluate", run, "--samples", 8, "--limit", 64, "--quiet")
+    assert "IWAE" in evaluated.stdout and "negative ELBO" in evaluated.stdout
+    report = json.loads((run / "evaluation.json").read_text())
+    loss, bce, kl = (report["training_metrics"][key] for key in ("loss", "bce", "kl"))
+    assert 0 < bce < 1 and 0 <= kl < 1  # the reference convention: per-pixel values
+    assert loss == pytest.approx(bce + kl, rel=1e-5)
+    nats = report["nats_per_image"]
+    assert report["samples"] == 8 and report["images"] == 64
+    assert 0 < nats["iwae"]["mean"] <= nats["nelbo"]["mean"] + 4 * nats["nelbo"]["standard_error"]
 
     for png in (run / "plots").iterdir():
         png.unlink()
@@ -113,7 +126,8 @@ def test_train_evaluate_plot_generate_resume_each_in_a_new_process(tmp_path, var
 
     vaekit("train", "--resume", run, "--set", "train.epochs=2", "--quiet")
     assert [row["epoch"] for row in read_rows(run)] == ["1", "2"]
-    vaekit("evaluate", run)  # the resumed run's model.keras opens in yet another process
+    # The resumed run's model.keras opens in yet another process.
+    vaekit("evaluate", run, "--samples", 4, "--limit", 32, "--quiet")
 
 
 def test_info_names_versions_cpu_features_and_the_auto_precision():

@@ -2,6 +2,7 @@
 
 import doctest
 import importlib
+import pkgutil
 import re
 import subprocess
 import sys
@@ -9,35 +10,14 @@ from pathlib import Path
 
 import pytest
 
-MODULES = [
-    "backend",
-    "cli",
-    "config",
-    "datasets",
-    "datasets.fashion_mnist",
-    "datasets.folder",
-    "datasets.idx",
-    "datasets.images",
-    "datasets.mnist",
-    "datasets.npz",
-    "datasets.pipeline",
-    "datasets.shapes",
-    "hardware",
-    "io",
-    "plots",
-    "models.architecture",
-    "models.gradients",
-    "models.layers",
-    "models.saving",
-    "models.strategies",
-    "models.vae",
-    "training.callbacks",
-    "training.checkpoints",
-    "training.device",
-    "training.guards",
-    "training.lock",
-    "training.run",
-]
+import vaekit
+
+# Every module of the package, found by walking it: a new module's examples run without a list
+# to keep up to date.
+MODULES = sorted(
+    info.name.removeprefix("vaekit.")
+    for info in pkgutil.walk_packages(vaekit.__path__, prefix="vaekit.")
+)
 README = Path(__file__).parents[1] / "README.md"
 
 

@@ -321,7 +321,11 @@ def test_the_console_script_trains_on_an_rgb_folder_and_evaluates_it_in_new_proc
     assert f"{root}: skipped 1 bad files (first: red/empty.jpg: empty file)" in trained.stderr
     assert (out / "bad_files.txt").read_text() == "red/empty.jpg\tempty file\n"
     assert {p.name for p in (out / "plots").iterdir()} >= {"reconstructions.png", "traversals.png"}
-    evaluated = subprocess.run([VAEKIT, "evaluate", str(out)], capture_output=True, text=True)
+    evaluated = subprocess.run(
+        [VAEKIT, "evaluate", str(out), "--samples", "4", "--limit", "16", "--quiet"],
+        capture_output=True,
+        text=True,
+    )
     assert evaluated.returncode == 0 and "loss" in evaluated.stdout, evaluated.stderr
 
 

@@ -2,7 +2,6 @@
 
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -39,8 +38,8 @@ def closed_form_log_norm(eta):
     x = 1.0 - 2.0 * lam
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.log(2.0 * np.arctanh(x) / x)
-    value = np.where(np.abs(x) < 1e-12, math.log(2.0), value)
-    return np.where(np.abs(eta) > 27.0, np.log(np.abs(eta)), value)
+        value = np.where(np.abs(x) < 1e-12, math.log(2.0), value)
+        return np.where(np.abs(eta) > 27.0, np.log(np.abs(eta)), value)
 
 
 ETAS = [-30.0, -5.0, -1.0, -0.11, -0.1, -0.0999, -0.05, -1e-4, 0.0, 1e-4, 0.05, 0.0999, 0.1]

@@ -66,7 +66,7 @@ def load_model(path: str | Path, compile: bool = True):
     """
     read_model_header(path)
     try:
-        return keras.saving.load_model(path, compile=compile)
+        model = keras.saving.load_model(path, compile=compile)
     except OSError as error:
         if error.errno in NO_ROOM:  # a full disk, not a damaged file
             raise StorageError(
@@ -76,6 +76,12 @@ def load_model(path: str | Path, compile: bool = True):
     except Exception as error:  # Keras raises many types for a damaged archive
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{path}: cannot load the model ({message})") from None
+    if compile and getattr(model, "objective", True) is None and model.optimizer is not None:
+        # Saved before objectives existed: compiled with "binary_crossentropy" on an output that
+        # is now the decoder's logits. Its wiring's losses instead; the optimizer (and its state)
+        # stays.
+        model.compile(optimizer=model.optimizer, **model.compile_arguments())
+    return model
 
 
 def _version_tuple(version: str) -> tuple:

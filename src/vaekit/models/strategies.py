@@ -112,7 +112,7 @@ class BaseVAE(keras.Model):
             self.log_scale.build(decoder.output.shape)
         # The decoder up to its sigmoid: the same layers and weights, not tracked a second time.
         logits = decoder.get_layer("decoder_output").input
-        object.__setattr__(self, "_logits_decoder", keras.Model(decoder.inputs, logits))
+        object.__setattr__(self, "_logits_decoder", keras.Model(decoder.inputs[0], logits))
         # The encoder and decoder are built functional models, so this model is built too. Saying
         # so matters for "train_step", which never calls the model: unbuilt, Keras would skip its
         # optimizer state on load.

@@ -16,7 +16,7 @@ Example (the reference workflow on a small MNIST subset):
     >>> vae.compile(learning_rate=5e-4)
     >>> history = vae.fit(x_train, batch_size=128, epochs=1, verbose=0)
     >>> sorted(history.history)
-    ['bce', 'kl', 'loss']
+    ['bce', 'kl', 'loss', 'nelbo']
     >>> vae.encode(x_test[:5]).shape
     (5, 2)
 """

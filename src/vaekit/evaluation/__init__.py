@@ -1,0 +1,42 @@
+"""Evaluation of a trained VAE in nats: the ELBO's terms and the importance-weighted bound.
+
+- :mod:`.estimators`: the estimates of a batch from any ``log p(x|z)`` (backend-neutral);
+- :mod:`.images`: a vaekit model's estimates over an image set, with a progress bar;
+- :mod:`.runs`: a run folder's evaluation, written to ``RUN_DIR/evaluation.json``;
+- :mod:`.table`: that result as a table.
+
+``vaekit evaluate RUN_DIR`` is :func:`evaluate_run` followed by :func:`format_table`.
+
+Example:
+    >>> from vaekit import evaluation
+    >>> result = evaluation.evaluate_run("runs/mnist", samples=5000, limit=1000)  # doctest: +SKIP
+    >>> print(evaluation.format_table(result))  # doctest: +SKIP
+    >>> evaluation.DEFAULT_SAMPLES, evaluation.DEFAULT_MAX_POINTS
+    (1000, 2048)
+"""
+
+from vaekit.evaluation.estimators import (
+    DEFAULT_MAX_POINTS,
+    Estimates,
+    estimate,
+    mean_and_standard_error,
+    model_log_likelihood,
+)
+from vaekit.evaluation.images import evaluate_images, posterior
+from vaekit.evaluation.runs import DEFAULT_SAMPLES, FILE_NAME, SPLITS, evaluate_run
+from vaekit.evaluation.table import format_table
+
+__all__ = [
+    "DEFAULT_MAX_POINTS",
+    "DEFAULT_SAMPLES",
+    "SPLITS",
+    "FILE_NAME",
+    "Estimates",
+    "estimate",
+    "evaluate_images",
+    "evaluate_run",
+    "format_table",
+    "mean_and_standard_error",
+    "model_log_likelihood",
+    "posterior",
+]
