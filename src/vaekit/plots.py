@@ -479,9 +479,30 @@ def plot_nelbo(rows: Sequence[Mapping[str, object]], path) -> Figure:
     for name, (x, y) in curves.items():
         ax.plot(x, y, marker="o", markersize=3, label=f"{name} {y[-1]:.2f}")
     ax.set(title="negative ELBO", xlabel="epoch", ylabel="negative ELBO (nats per image)")
+    _clip_first_epochs(ax, curves)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(title="final value")
     return _save(fig, path)
+
+
+def _clip_first_epochs(ax, curves) -> None:
+    """Keep the y range on the later epochs when the first ones dwarf them (a KL warm-up's
+    first epoch, with the KL unweighted, can be ten times the rest); say what is off the scale."""
+    later = np.concatenate([y[len(y) // 2 :] for _, y in curves.values()])
+    everything = np.concatenate([y for _, y in curves.values()])
+    low, high = float(later.min()), float(later.max())
+    spread = max(high - low, 1e-6 * max(abs(high), 1.0))
+    top = high + 8.0 * spread
+    if everything.max() > top and len(later) >= 2:
+        bottom = min(float(everything.min()), low) - 0.2 * spread
+        ax.set_ylim(bottom, top)
+        ax.annotate(
+            f"off the scale: up to {everything.max():.1f}",
+            xy=(0.02, 0.98),
+            xycoords="axes fraction",
+            va="top",
+            fontsize=8,
+        )
 
 
 def _to_float(value) -> float:
