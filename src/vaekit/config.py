@@ -297,6 +297,10 @@ class TrainConfig:
     precision: str = _spec("float32", _choice(PRECISIONS))
     checkpoint_every_steps: int | None = _spec(None, _int(1, optional=True))
     keep_checkpoints: int = _spec(2, _int(1))
+    # TensorBoard logs in RUN_DIR/tensorboard (vaekit.training.tensorboard): scalars every epoch,
+    # reconstruction and sample grids every tensorboard_images_every epochs.
+    tensorboard: bool = _spec(False, _bool)
+    tensorboard_images_every: int = _spec(5, _int(1))
     # The objective (vaekit.models.objective): the reference's per-pixel mean BCE + kl_factor x
     # mean KL, or the ELBO in nats (log-likelihood summed over pixels + beta x KL summed over
     # latent dimensions); a KL schedule, free bits, or the importance-weighted bound.

@@ -45,6 +45,7 @@ from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
+from vaekit.training import tensorboard
 from vaekit.training.callbacks import KLSchedule, MetricsLog, read_metrics
 from vaekit.training.checkpoints import (
     Checkpointer,
@@ -88,6 +89,11 @@ class RunFolder:
     def manifest(self) -> Path:
         """The files of a folder data set that the run reads (see vaekit.datasets.folder)."""
         return self.path / "manifest.json"
+
+    @property
+    def tensorboard(self) -> Path:
+        """TensorBoard logs (``train.tensorboard: true``)."""
+        return self.path / "tensorboard"
 
     @property
     def bad_files(self) -> Path:
@@ -298,6 +304,8 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     run = RunFolder(Path(out))
     _refuse_existing(run)
     check_backend(config.model.kl_strategy)
+    if config.train.tensorboard:
+        tensorboard.check()
     data = load_data(config)  # user mistakes surface before anything is written
     with RunLock(run.path, "vaekit train"):
         _refuse_existing(run)  # a run another process finished while this one loaded its data
@@ -441,6 +449,11 @@ def _fit(
         checkpointer,
         SignalStop(checkpointer),
     ]
+    if train.tensorboard:
+        every = train.tensorboard_images_every
+        callbacks += tensorboard.callbacks(
+            run.tensorboard, vae, data.test, every, train.epochs, train.seed
+        )
     try:
         vae.fit(
             data.train,
