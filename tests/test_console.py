@@ -116,7 +116,7 @@ def test_train_evaluate_plot_generate_resume_each_in_a_new_process(tmp_path, var
 
     for png in (run / "plots").iterdir():
         png.unlink()
-    plotted = vaekit("plot", run)
+    plotted = vaekit("plot", run, "--quiet")
     assert {Path(line).name for line in plotted.stdout.split()} == PLOTS
     assert all(is_png(run / "plots" / name) for name in PLOTS)
 

@@ -111,6 +111,7 @@ def open_images(
     labels: str = "auto",
     on_bad_file: str = "skip",
     manifest: folder.Manifest | None = None,
+    verbose: int = 0,
 ) -> ImageData:
     """Open a data set by name, ``.npz`` path or folder path.
 
@@ -121,6 +122,7 @@ def open_images(
             :func:`vaekit.datasets.folder.build`).
         manifest: a folder's manifest from an earlier run: its files are read, after
             checking that none changed, instead of listing the folder again.
+        verbose: 1 shows a progress bar while a folder's files are checked.
 
     Raises:
         DataError: an unknown name, a missing path, or bad data (one line naming it).
@@ -135,7 +137,7 @@ def open_images(
         if manifest is None:
             if shape is None:
                 raise DataError(f"{path}: a folder of images needs the (H, W, C) to decode to")
-            manifest = folder.build(path, shape, resize, test_split, labels, on_bad_file)
+            manifest = folder.build(path, shape, resize, test_split, labels, on_bad_file, verbose)
         return ImageData(
             manifest.images("train"), manifest.images("test"), name, manifest.classes, manifest
         )

@@ -50,6 +50,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from vaekit.datasets.images import FileImages, as_path_array, decode_image
@@ -200,10 +201,11 @@ def _csv_labels(path: Path) -> dict[str, int]:
     return labels
 
 
-def _check(root: Path, entries: list, shape, resize: str) -> tuple[list, list]:
+def _check(root: Path, entries: list, shape, resize: str, verbose: int = 0) -> tuple[list, list]:
     """Decode every file once, in threads: ``(good rows with size and mtime, bad [path, why])``.
 
-    The files go to the threads a chunk at a time, so memory stays flat however many there are.
+    The files go to the threads a chunk at a time, so memory stays flat however many there are;
+    ``verbose=1`` shows Keras's progress bar, a chunk at a time.
     """
 
     def check(entry):
@@ -219,6 +221,7 @@ def _check(root: Path, entries: list, shape, resize: str) -> tuple[list, list]:
 
     good, bad = [], []
     workers = min(8, (os.cpu_count() or 1) * 2)
+    bar = keras.utils.Progbar(len(entries), verbose=verbose, unit_name="file")
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(entries), 1024):
             for (relative, label), found, why in pool.map(check, entries[start : start + 1024]):
@@ -226,6 +229,7 @@ def _check(root: Path, entries: list, shape, resize: str) -> tuple[list, list]:
                     good.append([relative, *found, label])
                 else:
                     bad.append([relative, why])
+            bar.update(min(start + 1024, len(entries)), values=[("bad", len(bad))])
     return good, bad
 
 
@@ -236,6 +240,7 @@ def build(
     test_split: float = 0.1,
     labels: str = "auto",
     on_bad_file: str = "skip",
+    verbose: int = 0,
 ) -> Manifest:
     """List and check a folder of images (see the module docstring).
 
@@ -246,6 +251,7 @@ def build(
         test_split: the fraction held out as the test split when the folder has no ``test/``.
         labels: "auto" (class folders, if any), "none", or the path of a ``file,label`` CSV.
         on_bad_file: "skip" (leave such files out, listed in the manifest) or "error".
+        verbose: 1 shows a progress bar while the files are checked.
 
     Raises:
         DataError: no images, a CSV that does not parse, a bad file with ``on_bad_file: error``,
@@ -287,7 +293,7 @@ def build(
 
     manifest = Manifest(str(root), tuple(shape), resize, classes)
     for split, entries in listed.items():
-        good, bad = _check(root, entries, shape, resize)
+        good, bad = _check(root, entries, shape, resize, verbose)
         manifest.files[split] = good
         manifest.bad += bad
     if manifest.bad and on_bad_file == "error":

@@ -123,13 +123,16 @@ class Data:
     source: datasets.ImageData
 
 
-def load_data(config: Config, first_step: int = 0, run: RunFolder | None = None) -> Data:
+def load_data(
+    config: Config, first_step: int = 0, run: RunFolder | None = None, verbose: int = 0
+) -> Data:
     """Open and check the configured data set against the model and the batch size.
 
     Args:
         config: the run's config.
         first_step: steps of the first epoch already done (a mid-epoch resume).
         run: an existing run, whose manifest (a folder data set) says which files to read.
+        verbose: 1 shows a progress bar while a folder's files are checked.
     """
     manifest = None
     if run is not None and run.manifest.is_file():
@@ -145,6 +148,7 @@ def load_data(config: Config, first_step: int = 0, run: RunFolder | None = None)
         labels=data.labels,
         on_bad_file=data.on_bad_file,
         manifest=manifest,
+        verbose=verbose,
     )
     if run is not None:
         source = _cached(config, run, source)
@@ -306,7 +310,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     check_backend(config.model.kl_strategy)
     if config.train.tensorboard:
         tensorboard.check()
-    data = load_data(config)  # user mistakes surface before anything is written
+    data = load_data(config, verbose=_bar(verbose))  # user mistakes surface before writing
     with RunLock(run.path, "vaekit train"):
         _refuse_existing(run)  # a run another process finished while this one loaded its data
         vae = build_vae(config)
@@ -468,7 +472,7 @@ def _fit(
             verbose=verbose,
             binarize_seed=config.train.seed if config.data.binarize == "dynamic" else None,
         )
-        return _finish(vae, run, data, config)
+        return _finish(vae, run, data, config, verbose)
     except StorageError as error:
         newest = (list_checkpoints(run.checkpoints) or [None])[-1]
         kept = f"the newest complete checkpoint is {newest}" if newest else "no checkpoint yet"
@@ -477,65 +481,81 @@ def _fit(
         ) from error
 
 
-def _finish(vae, run: RunFolder, data: Data, config: Config) -> RunFolder:
+def _finish(vae, run: RunFolder, data: Data, config: Config, verbose=0) -> RunFolder:
     """Write the final model and the plots."""
     vae.save(run.model)
-    write_plots(vae, run, data.test, seed=config.train.seed, classes=data.source.classes)
+    write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
     return run
 
 
+def _bar(verbose) -> int:
+    """Keras's ``verbose`` (0, 1, 2 or "auto") as a progress bar's: 1 shows one."""
+    return 0 if verbose in (0, "0") else 1
+
+
 def write_plots(
-    vae, run: RunFolder, test: Images, seed: int = 0, classes: list[str] | None = None
+    vae,
+    run: RunFolder,
+    test: Images,
+    seed: int = 0,
+    classes: list[str] | None = None,
+    verbose: int = 0,
 ) -> list[Path]:
     """Draw every plot of a run into ``run.plots``; returns the files written.
 
     The latent space shows the first 10,000 test images, encoded a batch at a time (so memory does
     not depend on the image size); with ``z_dim`` above 2 the latent traversals replace the
-    manifold.
+    manifold. ``verbose=1`` shows Keras's progress bar, a plot at a time.
     """
     sample = test.subset(slice(0, min(len(test), 10_000)))
-    written = []
+    folder = run.plots
     mu, log_var = vae.posterior(sample, batch_size=64)  # small batches: a low peak of memory
-    plots.plot_latent_space(mu, sample.labels, run.plots / "latent_space.png", classes)
-    written.append(run.plots / "latent_space.png")
-    originals = sample.take(np.linspace(0, len(sample) - 1, min(10, len(sample))).astype(int))
-    plots.plot_reconstructions(
-        originals, vae.reconstruct(originals), run.plots / "reconstructions.png"
-    )
-    written.append(run.plots / "reconstructions.png")
-    plots.plot_samples(vae.generate(64, seed=seed), run.plots / "samples.png")
-    written.append(run.plots / "samples.png")
     kl = np.mean(0.5 * (mu**2 + np.exp(log_var) - log_var - 1.0), axis=0)  # per dimension
-    if vae.config.z_dim == 2:
-        plots.plot_manifold(vae.decode, run.plots / "manifold.png")
-        written.append(run.plots / "manifold.png")
-    else:
-        plots.plot_traversals(vae.decode, mu[0], kl, run.plots / "traversals.png")
-        written.append(run.plots / "traversals.png")
-    plots.plot_kl_per_dimension(
-        kl, run.plots / "kl_per_dimension.png", active=plots.active_units(mu)
-    )
-    written.append(run.plots / "kl_per_dimension.png")
+    originals = sample.take(np.linspace(0, len(sample) - 1, min(10, len(sample))).astype(int))
+    rows = read_metrics(run.metrics)
     # Pairs of test images far apart in the set (often of different classes).
     pairs = min(6, len(sample) // 2)
-    if pairs:
-        first = np.arange(pairs) * (len(sample) // (2 * pairs))
-        second = first + len(sample) // 2
-        plots.plot_interpolations(
-            vae.decode,
-            mu[first],
-            mu[second],
-            run.plots / "interpolations.png",
-            originals=np.stack([sample.take(first), sample.take(second)], axis=1),
+    first = np.arange(pairs) * (len(sample) // (2 * max(pairs, 1)))
+    second = first + len(sample) // 2
+    steps = {  # file name -> how to draw it (None: this run has nothing to draw there)
+        "latent_space.png": lambda path: plots.plot_latent_space(mu, sample.labels, path, classes),
+        "reconstructions.png": lambda path: plots.plot_reconstructions(
+            originals, vae.reconstruct(originals), path
+        ),
+        "samples.png": lambda path: plots.plot_samples(vae.generate(64, seed=seed), path),
+        "manifold.png": (lambda path: plots.plot_manifold(vae.decode, path))
+        if vae.config.z_dim == 2
+        else None,
+        "traversals.png": (lambda path: plots.plot_traversals(vae.decode, mu[0], kl, path))
+        if vae.config.z_dim != 2
+        else None,
+        "kl_per_dimension.png": lambda path: plots.plot_kl_per_dimension(
+            kl, path, active=plots.active_units(mu)
+        ),
+        "interpolations.png": (
+            lambda path: plots.plot_interpolations(
+                vae.decode,
+                mu[first],
+                mu[second],
+                path,
+                originals=np.stack([sample.take(first), sample.take(second)], axis=1),
+            )
         )
-        written.append(run.plots / "interpolations.png")
-    rows = read_metrics(run.metrics)
-    if rows:
-        plots.plot_loss(rows, run.plots / "loss.png")
-        written.append(run.plots / "loss.png")
-    if any(row.get("nelbo") is not None for row in rows):  # runs before nelbo have none
-        plots.plot_nelbo(rows, run.plots / "nelbo.png")
-        written.append(run.plots / "nelbo.png")
+        if pairs
+        else None,
+        "loss.png": (lambda path: plots.plot_loss(rows, path)) if rows else None,
+        # Runs from before the negative ELBO was logged have no curve of it.
+        "nelbo.png": (lambda path: plots.plot_nelbo(rows, path))
+        if any(row.get("nelbo") is not None for row in rows)
+        else None,
+    }
+    steps = {name: draw for name, draw in steps.items() if draw is not None}
+    bar = keras.utils.Progbar(len(steps), verbose=verbose, unit_name="plot")
+    written = []
+    for name, draw in steps.items():
+        draw(folder / name)
+        written.append(folder / name)
+        bar.add(1)
     return written
 
 
@@ -559,14 +579,14 @@ def evaluate(path: str | Path, batch_size: int | None = None) -> dict:
     return vae.evaluate(data.test, batch_size=batch_size or config.train.batch_size)
 
 
-def plot(path: str | Path) -> list[Path]:
+def plot(path: str | Path, verbose: int = 0) -> list[Path]:
     """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
     run = RunFolder.existing(path)
     config = Config.load(run.config)
-    data = load_data(config, run=run)
+    data = load_data(config, run=run, verbose=verbose)
     with RunLock(run.path, "vaekit plot"):
         return write_plots(
-            load_run_model(run), run, data.test, config.train.seed, data.source.classes
+            load_run_model(run), run, data.test, config.train.seed, data.source.classes, verbose
         )
 
 
