@@ -4,6 +4,7 @@
     vaekit train --resume RUN_DIR [--set train.epochs=N ...]
     vaekit evaluate RUN_DIR [--samples K] [--split test|train] [--limit N] [--out FILE.json]
     vaekit plot RUN_DIR
+    vaekit report RUN_DIR [--out FILE.html] [--points N] [--grid N]
     vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
     vaekit info [--json]
     vaekit datasets
@@ -26,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from vaekit import datasets, evaluation, hardware
+from vaekit import datasets, evaluation, hardware, report
 from vaekit.config import Config
 from vaekit.errors import Interrupted, VaekitError
 from vaekit.training import run
@@ -86,6 +87,31 @@ def _parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="redraw the plots of a run")
     plot.add_argument("run_dir")
+    plot.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    report_command = commands.add_parser(
+        "report",
+        help="one self-contained HTML page: config, metrics, plots, evaluation and a latent-space "
+        "explorer; writes RUN_DIR/report.html",
+    )
+    report_command.add_argument("run_dir")
+    report_command.add_argument(
+        "--out", metavar="FILE", help="HTML file (default RUN_DIR/report.html)"
+    )
+    report_command.add_argument(
+        "--points",
+        type=int,
+        default=report.DEFAULT_POINTS,
+        metavar="N",
+        help=f"test images in the explorer (default {report.DEFAULT_POINTS})",
+    )
+    report_command.add_argument(
+        "--grid",
+        type=int,
+        default=report.DEFAULT_GRID,
+        metavar="N",
+        help=f"the explorer decodes an N x N grid (default {report.DEFAULT_GRID})",
+    )
 
     generate = commands.add_parser("generate", help="decode samples from N(0, I) to a PNG")
     generate.add_argument("run_dir")
@@ -140,8 +166,14 @@ def _evaluate(args) -> int:
 
 
 def _plot(args) -> int:
-    for path in run.plot(args.run_dir):
+    for path in run.plot(args.run_dir, verbose=0 if args.quiet else 1):
         print(path)
+    return 0
+
+
+def _report(args) -> int:
+    path = report.write_report(args.run_dir, out=args.out, points=args.points, grid=args.grid)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -172,6 +204,7 @@ COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "plot": _plot,
+    "report": _report,
     "generate": _generate,
     "info": _info,
     "datasets": _datasets,

@@ -33,7 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from vaekit import datasets, plots
+from vaekit import datasets, plots, report
 from vaekit.config import Config
 from vaekit.datasets import ArrayImages, FileImages, Images
 from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
@@ -482,9 +482,10 @@ def _fit(
 
 
 def _finish(vae, run: RunFolder, data: Data, config: Config, verbose=0) -> RunFolder:
-    """Write the final model and the plots."""
+    """Write the final model, the plots and the report."""
     vae.save(run.model)
     write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
+    report.write_run_report(vae, run, data.test, data.source.classes)
     return run
 
 

@@ -1,0 +1,175 @@
+"""A run's report: ``RUN_DIR/report.html``, one self-contained page to read and explore a run.
+
+The page holds the resolved config, the metrics table and training curves, every plot, the
+evaluation (``evaluation.json``) when there is one, and a latent-space explorer: the test images'
+latent means as a scatter coloured by label, the image decoded at the point under the pointer, and
+a clicked test image beside its reconstruction (:mod:`.explorer` computes it, :mod:`.html` draws
+it). Images are embedded and nothing is fetched, so the page works offline and on its own; it is
+about 3 MB for an MNIST run (2,000 points, a 40 x 40 grid, the plots).
+
+- :func:`write_report`: ``vaekit report RUN_DIR``, on any run folder (also one from before this
+  module, or one whose training stopped: its newest checkpoint is used);
+- :func:`write_run_report`: the same from a model and test images already loaded, for the end of
+  training, where the run folder is already locked.
+
+Example:
+    >>> path = write_report("runs/mnist")  # doctest: +SKIP
+    >>> path.name  # doctest: +SKIP
+    'report.html'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from vaekit import plots
+from vaekit.config import Config
+from vaekit.errors import VaekitError
+from vaekit.io import atomic_write_text
+from vaekit.report.explorer import explore
+from vaekit.report.html import render_page
+
+# A module, not its names: vaekit.training.run may import this package while it loads itself.
+from vaekit.training import run as runs
+from vaekit.training.callbacks import read_metrics
+from vaekit.training.lock import RunLock
+from vaekit.version import __version__
+
+FILE_NAME = "report.html"
+DEFAULT_POINTS = 2000
+DEFAULT_GRID = 40
+CURVES = ("loss.png", "nelbo.png")  # shown with the metrics, not among the other plots
+PLOT_ORDER = (
+    "latent_space.png",
+    "reconstructions.png",
+    "samples.png",
+    "manifold.png",
+    "traversals.png",
+    "kl_per_dimension.png",
+    "interpolations.png",
+)
+
+__all__ = ["DEFAULT_GRID", "DEFAULT_POINTS", "FILE_NAME", "write_report", "write_run_report"]
+
+
+def write_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    points: int = DEFAULT_POINTS,
+    grid: int = DEFAULT_GRID,
+) -> Path:
+    """Write the report of a run folder; returns its path.
+
+    The model is ``model.keras``, or the newest checkpoint of a run that has not finished. Written
+    into the run folder (the default), the folder is locked meanwhile, and plots it lacks (a run
+    from before plots existed) are drawn first, as ``vaekit plot`` would.
+
+    Args:
+        run_dir: the run folder.
+        out: the HTML file (default ``RUN_DIR/report.html``).
+        points: the explorer shows at most this many test images.
+        grid: the explorer decodes a ``grid x grid`` lattice of its plane.
+
+    Raises:
+        VaekitError: not a run folder, bad ``points`` or ``grid``, or no model to load.
+    """
+    for flag, value, lowest in (("--points", points, 1), ("--grid", grid, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            raise VaekitError(f"{flag}: got {value!r}, expected an integer >= {lowest}")
+    run = runs.RunFolder.existing(run_dir)
+    config = Config.load(run.config)
+    data = runs.load_data(config, run=run)
+    target = Path(out) if out is not None else run.path / FILE_NAME
+    inside = target.resolve().parent == run.path.resolve()
+    with RunLock(run.path, "vaekit report") if inside else contextlib.nullcontext():
+        vae = runs.load_run_model(run)
+        if inside and not any(run.plots.glob("*.png")):
+            runs.write_plots(vae, run, data.test, config.train.seed, data.source.classes)
+        return write_run_report(
+            vae, run, data.test, data.source.classes, out=target, points=points, grid=grid
+        )
+
+
+def write_run_report(
+    vae,
+    run,
+    test,
+    classes: list[str] | None = None,
+    out: str | Path | None = None,
+    points: int = DEFAULT_POINTS,
+    grid: int = DEFAULT_GRID,
+) -> Path:
+    """Write the report from a loaded model; the caller holds the run folder's lock if needed.
+
+    Args:
+        vae: the run's :class:`~vaekit.models.vae.VariationalAutoencoder`.
+        run: the :class:`~vaekit.training.run.RunFolder`; its config, metrics, plots and
+            ``evaluation.json`` are read.
+        test: the test images (:class:`~vaekit.training.run.Data`'s ``test``).
+        classes: the names of the labels, or None.
+        out: the HTML file (default ``RUN_DIR/report.html``), written atomically.
+        points, grid: see :func:`write_report`.
+
+    >>> write_run_report(vae, run, data.test, data.source.classes)  # doctest: +SKIP
+    PosixPath('runs/mnist/report.html')
+    """
+    target = Path(out) if out is not None else run.path / FILE_NAME
+    config = Config.load(run.config)
+    rows = read_metrics(run.metrics)
+    pictures = {path.name: path.read_bytes() for path in sorted(run.plots.glob("*.png"))}
+    notes = []
+    if not pictures:
+        notes.append(f"no plots yet: vaekit plot {run.path} draws them")
+    curves = [(name, pictures.pop(name)) for name in CURVES if name in pictures]
+    if not curves and rows:
+        curves = _draw_curves(rows)
+    ordered = sorted(pictures, key=lambda n: (PLOT_ORDER.index(n) if n in PLOT_ORDER else 99, n))
+    explorer = None
+    if len(test):
+        explorer = explore(vae, test, points=points, grid=grid, class_names=classes).to_json()
+    model = "model.keras" if run.model.exists() else "the newest checkpoint (training unfinished)"
+    summary = [
+        ("run folder", str(run.path)),
+        ("model", f"{model}; z_dim {vae.config.z_dim}, input {list(config.model.input_dim)}"),
+        ("data", f"{config.data.dataset}, {len(test)} test images"),
+        ("epochs", f"{rows[-1]['epoch'] if rows else 0} of {config.train.epochs}"),
+        ("vaekit", __version__),
+    ]
+    page = render_page(
+        title=run.path.resolve().name,
+        summary=summary,
+        config_text=yaml.safe_dump(config.to_dict(), sort_keys=False),
+        metrics=rows,
+        curves=curves,
+        plots=[(name, pictures[name]) for name in ordered],
+        evaluation=_read_evaluation(run.path / "evaluation.json"),
+        explorer=explorer,
+        notes=notes,
+    )
+    atomic_write_text(target, page)
+    return target
+
+
+def _draw_curves(rows: list[dict]) -> list[tuple[str, bytes]]:
+    """The training curves of a run without plots, drawn into a temporary folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        plots.plot_loss(rows, Path(folder) / "loss.png")
+        curves = [("loss.png", (Path(folder) / "loss.png").read_bytes())]
+        if any(row.get("nelbo") is not None for row in rows):
+            plots.plot_nelbo(rows, Path(folder) / "nelbo.png")
+            curves.append(("nelbo.png", (Path(folder) / "nelbo.png").read_bytes()))
+    return curves
+
+
+def _read_evaluation(path: Path) -> dict | None:
+    """``evaluation.json``, or None if it is missing or unreadable (the page says so)."""
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) else None

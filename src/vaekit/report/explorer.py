@@ -1,0 +1,233 @@
+"""The data of the report's latent-space explorer: points, a 2-D plane, and decoded image sheets.
+
+:func:`explore` encodes up to ``points`` test images to their posterior means, lays them on a
+plane (``z`` itself when ``z_dim`` is 2; for ``z_dim > 2`` the plane of the first two principal
+components through the mean of ``z``, found by an SVD), decodes a ``grid x grid`` lattice of that
+plane in one batched call, and decodes the test images' means (their reconstructions). Images go
+to the page as sprite sheets: one PNG per set with the images tiled row by row, which the page
+crops with a canvas, so a pointer move needs no server and no new download.
+
+Size bound: each sheet holds at most :data:`MAX_SHEET_VALUES` pixel values (height x width x
+channels x images); above it fewer test images are embedded, or a coarser grid is decoded, and
+:class:`Explorer` records how many. 2,000 MNIST images (1.6 M values) and a 40 x 40 grid (1.3 M)
+fit as they are.
+
+Example:
+    >>> import numpy as np
+    >>> plane = Plane.fit(np.random.default_rng(0).normal(size=(50, 8)))
+    >>> plane.method, plane.to_latent(np.zeros((1, 2))).shape
+    ('pca', (1, 8))
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+MAX_SHEET_VALUES = 4_000_000  # pixel values in one sprite sheet: bounds the page's size
+MARGIN = 0.05  # the grid spans the points' range and this fraction of it on each side
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A 2-D plane of the latent space: ``z = center + (x, y) @ basis``.
+
+    Attributes:
+        center: ``(z_dim,)``, the origin of the plane.
+        basis: ``(2, z_dim)``, the plane's axes (orthonormal rows, or a zero row for 1-D z).
+        method: ``"identity"`` (z_dim <= 2, the plane is z itself) or ``"pca"``.
+        explained: the fraction of the variance of the fitted points in the plane (1 for identity).
+    """
+
+    center: np.ndarray
+    basis: np.ndarray
+    method: str
+    explained: float
+
+    @classmethod
+    def fit(cls, z: np.ndarray) -> Plane:
+        """The plane of ``z`` ``(N, z_dim)``: z itself up to 2-D, else its first two principal
+        components through its mean (a zero axis where fewer than two exist)."""
+        z = np.asarray(z, dtype=np.float64)
+        dims = z.shape[1]
+        if dims <= 2:
+            return cls(np.zeros(dims), np.eye(2, dims), "identity", 1.0)
+        center = z.mean(axis=0)
+        _, singular, components = np.linalg.svd(z - center, full_matrices=False)
+        basis = np.zeros((2, dims))
+        basis[: min(2, len(components))] = components[:2]
+        total = float((singular**2).sum())
+        explained = float((singular[:2] ** 2).sum()) / total if total > 0 else 0.0
+        return cls(center, basis, "pca", explained)
+
+    def project(self, z: np.ndarray) -> np.ndarray:
+        """Coordinates ``(N, 2)`` of latent points ``z`` ``(N, z_dim)`` on the plane."""
+        return (np.asarray(z, np.float64) - self.center) @ self.basis.T
+
+    def to_latent(self, xy: np.ndarray) -> np.ndarray:
+        """Latent points ``(N, z_dim)`` of plane coordinates ``xy`` ``(N, 2)``."""
+        return (self.center + np.asarray(xy, np.float64) @ self.basis).astype(np.float32)
+
+    def describe(self, z_dim: int) -> str:
+        """One line for the page, naming the projection."""
+        if self.method == "pca":
+            return (
+                f"PCA of the {z_dim}-D latent means: principal components 1 and 2 "
+                f"(they explain {self.explained:.0%} of the variance), through the mean of z"
+            )
+        if z_dim == 1:
+            return "the 1-D latent means z[0] (the vertical axis is unused)"
+        return "the latent means z[0] and z[1] themselves (z_dim = 2, no projection)"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """Images tiled row by row into one PNG: image ``i`` at tile ``(i // columns, i % columns)``."""
+
+    png: bytes
+    count: int
+    columns: int
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, images: np.ndarray, columns: int | None = None) -> Sheet:
+        """Tile ``images`` ``(N, H, W, C)`` in ``[0, 1]`` (C = 1 grey, C = 3 RGB) into a PNG."""
+        images = np.asarray(images, np.float32)
+        count, height, width, channels = images.shape
+        columns = columns or max(1, math.ceil(math.sqrt(count)))
+        rows = max(1, math.ceil(count / columns))
+        padded = np.zeros((rows * columns, height, width, channels), np.float32)
+        padded[:count] = images
+        canvas = padded.reshape(rows, columns, height, width, channels).transpose(0, 2, 1, 3, 4)
+        canvas = canvas.reshape(rows * height, columns * width, channels)  # (rows*H, cols*W, C)
+        pixels = np.round(np.clip(canvas, 0.0, 1.0) * 255).astype(np.uint8)
+        image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels[..., :3])
+        buffer = io.BytesIO()
+        image.save(buffer, format="png", optimize=True)
+        return cls(buffer.getvalue(), count, columns, height, width)
+
+    def to_json(self) -> dict:
+        data = base64.b64encode(self.png).decode("ascii")
+        return {
+            "src": f"data:image/png;base64,{data}",
+            "count": self.count,
+            "columns": self.columns,
+            "height": self.height,
+            "width": self.width,
+        }
+
+
+@dataclass(frozen=True)
+class Explorer:
+    """Everything the page's explorer shows (see :func:`explore`).
+
+    Attributes:
+        xy: ``(N, 2)`` plane coordinates of the test images' latent means.
+        labels: ``(N,)`` int labels, or None.
+        class_names: a name per label value, or None.
+        plane: the projection; ``description`` names it on the page.
+        extent: ``(x_min, x_max, y_min, y_max)`` of the decoded grid's centres.
+        grid: images per side of the decoded grid.
+        grid_sheet: the grid's images, row 0 at ``y_max`` (top), column 0 at ``x_min``.
+        originals, reconstructions: sheets of the N test images and their decoded means.
+        available: test images there were (N may be fewer: ``points`` and the size bound).
+        z_dim: the latent size.
+    """
+
+    xy: np.ndarray
+    labels: np.ndarray | None
+    class_names: list[str] | None
+    plane: Plane
+    extent: tuple[float, float, float, float]
+    grid: int
+    grid_sheet: Sheet
+    originals: Sheet
+    reconstructions: Sheet
+    available: int
+    z_dim: int
+
+    @property
+    def description(self) -> str:
+        return self.plane.describe(self.z_dim)
+
+    def to_json(self) -> dict:
+        """The page's data: plain numbers, lists and strings."""
+        return {
+            "x": np.round(self.xy[:, 0], 4).tolist(),
+            "y": np.round(self.xy[:, 1], 4).tolist(),
+            "labels": None if self.labels is None else self.labels.tolist(),
+            "classNames": self.class_names,
+            "projection": self.plane.method,
+            "description": self.description,
+            "extent": [round(float(v), 6) for v in self.extent],
+            "grid": self.grid,
+            "gridSheet": self.grid_sheet.to_json(),
+            "originals": self.originals.to_json(),
+            "reconstructions": self.reconstructions.to_json(),
+            "available": self.available,
+            "zDim": self.z_dim,
+        }
+
+
+def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> Explorer:
+    """Encode, project and decode what the explorer shows; four batched model calls in all.
+
+    Args:
+        vae: a :class:`~vaekit.models.vae.VariationalAutoencoder`.
+        test: the test images (a :mod:`vaekit.datasets` image set): the first ``points`` are used.
+        points: at most this many test images (and fewer when they exceed the size bound).
+        grid: the decoded lattice is ``grid x grid`` (coarser when it exceeds the size bound).
+        class_names: names of the label values, for the legend.
+
+    >>> explorer = explore(vae, data.test, points=500, grid=20)  # doctest: +SKIP
+    >>> explorer.grid_sheet.count  # doctest: +SKIP
+    400
+    """
+    if points < 1 or grid < 2:
+        raise ValueError(f"points, grid: got {points}, {grid}; expected >= 1 and >= 2")
+    if len(test) == 0:
+        raise ValueError("test: no test images to encode")
+    values = math.prod(test.shape)  # per image
+    count = max(1, min(points, len(test), MAX_SHEET_VALUES // values))
+    grid = max(2, min(grid, math.isqrt(MAX_SHEET_VALUES // values)))
+    sample = test.subset(slice(0, count))
+    mu, _ = vae.posterior(sample, batch_size=64)  # (N, z_dim)
+    plane = Plane.fit(mu)
+    xy = plane.project(mu)  # (N, 2)
+    extent = _extent(xy)
+    xs = np.linspace(extent[0], extent[1], grid)
+    ys = np.linspace(extent[3], extent[2], grid)  # top row first
+    lattice = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (grid*grid, 2), row-major
+    decoded = vae.decode(plane.to_latent(lattice), batch_size=len(lattice))  # one batch
+    labels = None if sample.labels is None else np.asarray(sample.labels).astype(np.int64)
+    if labels is not None and labels.ndim == 2:  # one-hot
+        labels = labels.argmax(axis=1)
+    return Explorer(
+        xy=xy,
+        labels=labels,
+        class_names=list(class_names) if class_names else None,
+        plane=plane,
+        extent=extent,
+        grid=grid,
+        grid_sheet=Sheet.of(decoded, columns=grid),
+        originals=Sheet.of(sample.take(np.arange(count))),
+        reconstructions=Sheet.of(vae.decode(mu)),
+        available=len(test),
+        z_dim=mu.shape[1],
+    )
+
+
+def _extent(xy: np.ndarray) -> tuple[float, float, float, float]:
+    """The points' range on each axis, widened by :data:`MARGIN` (and to 1 if it is empty)."""
+    bounds = []
+    for axis in (0, 1):
+        low, high = float(xy[:, axis].min()), float(xy[:, axis].max())
+        middle, half = (low + high) / 2, max((high - low) / 2, 0.5)
+        bounds += [middle - half * (1 + 2 * MARGIN), middle + half * (1 + 2 * MARGIN)]
+    return tuple(bounds)

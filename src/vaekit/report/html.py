@@ -1,0 +1,431 @@
+"""The report as one self-contained HTML page: inline CSS and vanilla JavaScript, PNGs as data URIs.
+
+Nothing on the page refers to the network or to another file, so it opens anywhere (mailed,
+archived, from ``file://``). The explorer's data are embedded as JSON (with ``</`` escaped, so no
+string inside can close the script element), and its images are sprite sheets that a ``<canvas>``
+crops (see :mod:`vaekit.report.explorer`).
+
+Example:
+    >>> page = render_page(title="run", summary=[("run", "runs/a")], config_text="model: {}")
+    >>> page.startswith("<!DOCTYPE html>") and "http://" not in page
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Sequence
+
+# Metrics columns in the table's order; a column shows only if some row has a value in it.
+METRIC_COLUMNS = (
+    "epoch",
+    "loss",
+    "bce",
+    "kl",
+    "val_loss",
+    "val_bce",
+    "val_kl",
+    "nelbo",
+    "val_nelbo",
+    "kl_scale",
+    "seconds",
+)
+EVALUATION_ROWS = {  # nats_per_image key: what the page calls it
+    "reconstruction": "reconstruction (-E log p(x|z))",
+    "kl": "KL(q(z|x) || p(z))",
+    "nelbo": "negative ELBO",
+    "iwae": "IWAE bound on -log p(x)",
+    "nelbo_minus_iwae": "negative ELBO - IWAE",
+}
+
+
+def render_page(
+    *,
+    title: str,
+    summary: Sequence[tuple[str, str]],
+    config_text: str,
+    metrics: Sequence[dict] = (),
+    curves: Sequence[tuple[str, bytes]] = (),
+    plots: Sequence[tuple[str, bytes]] = (),
+    evaluation: dict | None = None,
+    explorer: dict | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """The page's HTML.
+
+    Args:
+        title: the page's title (the run's name).
+        summary: ``(name, value)`` lines at the top (run folder, model file, versions).
+        config_text: the resolved ``config.yaml``.
+        metrics: ``metrics.csv``'s rows (dicts of numbers or None).
+        curves, plots: ``(name, PNG bytes)`` of the training curves and of the other plots.
+        evaluation: ``evaluation.json``'s content, or None.
+        explorer: :meth:`vaekit.report.explorer.Explorer.to_json`, or None.
+        notes: lines about what is missing and how to get it.
+    """
+    sections = [
+        ("explorer", "Latent space", _explorer_section(explorer)),
+        ("metrics", "Training", _metrics_section(metrics, curves)),
+        ("evaluation", "Evaluation", _evaluation_section(evaluation)),
+        ("plots", "Plots", _figures(plots, "no plots in the run folder")),
+        ("config", "Configuration", f"<pre>{html.escape(config_text)}</pre>"),
+    ]
+    navigation = " · ".join(f'<a href="#{key}">{name}</a>' for key, name, _ in sections)
+    body = "\n".join(
+        f'<section id="{key}"><h2>{name}</h2>\n{content}\n</section>'
+        for key, name, content in sections
+    )
+    facts = "".join(
+        f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+        for name, value in summary
+    )
+    remarks = "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
+    data = "null" if explorer is None else json.dumps(explorer, separators=(",", ":"))
+    return _fill(
+        PAGE,
+        title=html.escape(title),
+        summary=f'<table class="facts">{facts}</table>{remarks}',
+        navigation=navigation,
+        body=body,
+        data=data.replace("</", "<\\/"),  # no "</script>" inside the script element
+        script=SCRIPT,
+        style=STYLE,
+    )
+
+
+def png_uri(png: bytes) -> str:
+    """A ``data:`` URI of PNG bytes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _fill(template: str, **parts: str) -> str:
+    for name, text in parts.items():
+        template = template.replace("{{" + name + "}}", text)
+    return template
+
+
+def _figures(images: Sequence[tuple[str, bytes]], empty: str) -> str:
+    if not images:
+        return f'<p class="note">{html.escape(empty)}</p>'
+    return (
+        '<div class="figures">'
+        + "".join(
+            f'<figure><img src="{png_uri(png)}" alt="{html.escape(name)}">'
+            f"<figcaption>{html.escape(name)}</figcaption></figure>"
+            for name, png in images
+        )
+        + "</div>"
+    )
+
+
+def _number(value, column: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "" if value is None else str(value)
+    if column == "epoch":
+        return str(int(value))
+    if column == "seconds":
+        return f"{value:.1f}"
+    return f"{value:.5g}"
+
+
+def _metrics_section(rows: Sequence[dict], curves: Sequence[tuple[str, bytes]]) -> str:
+    if not rows:
+        return '<p class="note">no metrics.csv yet: no epoch has finished</p>'
+    columns = [c for c in METRIC_COLUMNS if any(row.get(c) is not None for row in rows)]
+    columns += sorted({key for row in rows for key in row} - set(METRIC_COLUMNS))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_number(row.get(c), c)}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    table = f'<div class="scroll"><table class="numbers"><tr>{head}</tr>{body}</table></div>'
+    return _figures(curves, "no training curves") + table
+
+
+def _evaluation_section(result: dict | None) -> str:
+    if result is None:
+        return (
+            '<p class="note">no evaluation.json: <code>vaekit evaluate RUN_DIR</code> computes '
+            "the negative ELBO and the importance-weighted bound in nats per image</p>"
+        )
+    nats = result.get("nats_per_image") or {}
+    rows = "".join(
+        f"<tr><th>{html.escape(name)}</th><td>{_nats(nats.get(key))}</td></tr>"
+        for key, name in EVALUATION_ROWS.items()
+        if key in nats
+    )
+    settings = ", ".join(
+        f"{key} {html.escape(str(result[key]))}"
+        for key in ("split", "images", "samples", "binarization", "likelihood", "loss_convention")
+        if key in result
+    )
+    return (
+        f'<table class="numbers"><tr><th>nats per image</th><td>mean ± standard error</td></tr>'
+        f'{rows}</table><p class="note">{settings}</p>'
+    )
+
+
+def _nats(entry) -> str:
+    if not isinstance(entry, dict) or entry.get("mean") is None:
+        return "not finite"
+    error = entry.get("standard_error")
+    return f"{entry['mean']:.3f}" + ("" if error is None else f" ± {error:.3f}")
+
+
+def _explorer_section(data: dict | None) -> str:
+    if data is None:
+        return '<p class="note">no latent-space explorer: the run has no test images</p>'
+    shown = len(data["x"])
+    count = f"{shown} test images" + (
+        f" (the first {shown} of {data['available']})" if shown < data["available"] else ""
+    )
+    return f"""<p>Coordinates: <strong id="projection">{html.escape(data["description"])}</strong>.
+Each dot is the latent mean of one of {count}. Point anywhere on the plane to see the image
+decoded there (from a {data["grid"]} x {data["grid"]} grid decoded in advance); click a dot to see
+that test image beside its reconstruction (decoded from its latent mean).</p>
+<div class="explorer">
+  <div><canvas id="scatter" width="480" height="480"></canvas><div id="legend"></div></div>
+  <div class="side">
+    <figure><canvas id="decoded" width="168" height="168"></canvas>
+      <figcaption id="decoded-caption">point at the plane</figcaption></figure>
+    <figure id="picked" hidden>
+      <div><canvas id="original" width="120" height="120"></canvas>
+      <canvas id="reconstruction" width="120" height="120"></canvas></div>
+      <figcaption id="picked-caption"></figcaption></figure>
+  </div>
+</div>"""
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>vaekit report: {{title}}</title>
+<style>{{style}}</style>
+</head>
+<body>
+<header><h1>vaekit report: {{title}}</h1>{{summary}}<nav>{{navigation}}</nav></header>
+{{body}}
+<script type="application/json" id="explorer-data">{{data}}</script>
+<script>{{script}}</script>
+</body>
+</html>
+"""
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; padding: 0 1em;
+  color: #222; }
+h1 { font-size: 1.5em; margin-bottom: 0.3em; } h2 { border-bottom: 1px solid #ccc; }
+nav { margin: 0.8em 0; } nav a { color: #2060a0; }
+.note { color: #666; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { padding: 2px 8px; text-align: left; }
+table.numbers td { text-align: right; font-variant-numeric: tabular-nums; }
+table.numbers tr:nth-child(even) { background: #f4f4f4; }
+.facts th { color: #666; font-weight: normal; }
+.scroll { max-height: 24em; overflow: auto; margin-top: 1em; }
+pre { background: #f6f6f6; padding: 0.8em; max-height: 30em; overflow: auto; font-size: 0.85em; }
+.figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+figure { margin: 0; } figcaption { color: #555; font-size: 0.85em; text-align: center; }
+.figures img { max-width: 480px; height: auto; border: 1px solid #eee; }
+.explorer { display: flex; gap: 1.5em; align-items: flex-start; flex-wrap: wrap; }
+.explorer canvas { image-rendering: pixelated; }
+#scatter { outline: 1px solid #ddd; cursor: crosshair; }
+#decoded, #original, #reconstruction { border: 1px solid #ccc; background: #000; }
+.side { display: flex; flex-direction: column; gap: 1em; }
+#legend { font-size: 0.85em; max-width: 480px; }
+#legend span { display: inline-block; margin-right: 0.8em; }
+#legend i { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 50%;
+  margin-right: 0.3em; vertical-align: middle; }
+"""
+
+# Vanilla JavaScript (no libraries): the scatter, the decoded image under the pointer, the picked
+# test image. window.vaekitExplorer exposes the state for the browser test.
+SCRIPT = """
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("explorer-data").textContent);
+  if (!data) { return; }
+  var TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf"];
+  var PAD = {left: 46, right: 12, top: 12, bottom: 40};
+  var scatter = document.getElementById("scatter");
+  var context = scatter.getContext("2d");
+  var plot = {x: PAD.left, y: PAD.top, w: scatter.width - PAD.left - PAD.right,
+    h: scatter.height - PAD.top - PAD.bottom};
+  var e = data.extent;  // x min, x max, y min, y max of the grid's centres
+  var state = {cell: null, picked: null, ready: false};
+  var axes = data.projection === "pca" ? ["principal component 1", "principal component 2"]
+    : ["z[0]", data.zDim > 1 ? "z[1]" : "(unused)"];
+
+  function colour(label) {
+    if (label === null || label === undefined) { return TAB10[0]; }
+    var distinct = (data.classNames || []).length;
+    if (distinct <= 10 && label >= 0 && label < 10) { return TAB10[label]; }
+    return "hsl(" + ((label * 137.5) % 360) + ", 65%, 45%)";
+  }
+  function toPixel(x, y) {
+    return [plot.x + (x - e[0]) / (e[1] - e[0]) * plot.w,
+            plot.y + (e[3] - y) / (e[3] - e[2]) * plot.h];
+  }
+  function toPlane(px, py) {
+    return [e[0] + (px - plot.x) / plot.w * (e[1] - e[0]),
+            e[3] - (py - plot.y) / plot.h * (e[3] - e[2])];
+  }
+  function drawTile(sheet, image, index, canvas) {
+    var c = canvas.getContext("2d");
+    var scale = Math.min(canvas.width / sheet.width, canvas.height / sheet.height);
+    var w = sheet.width * scale, h = sheet.height * scale;
+    c.imageSmoothingEnabled = false;
+    c.fillStyle = "#000";
+    c.fillRect(0, 0, canvas.width, canvas.height);
+    c.drawImage(image, (index % sheet.columns) * sheet.width,
+      Math.floor(index / sheet.columns) * sheet.height, sheet.width, sheet.height,
+      (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+  }
+  function ticks(low, high) {
+    var step = Math.pow(10, Math.floor(Math.log10((high - low) / 4)));
+    if ((high - low) / step > 10) { step *= 2; }
+    if ((high - low) / step > 10) { step *= 2.5; }
+    var values = [];
+    for (var v = Math.ceil(low / step) * step; v <= high; v += step) {
+      values.push(Math.abs(v) < step / 1e6 ? 0 : v);
+    }
+    return values;
+  }
+  function draw() {
+    context.clearRect(0, 0, scatter.width, scatter.height);
+    context.strokeStyle = "#999";
+    context.strokeRect(plot.x, plot.y, plot.w, plot.h);
+    context.fillStyle = "#444";
+    context.font = "11px sans-serif";
+    context.textAlign = "center";
+    ticks(e[0], e[1]).forEach(function (v) {
+      var p = toPixel(v, e[2]);
+      context.fillText(+v.toPrecision(3), p[0], plot.y + plot.h + 14);
+    });
+    context.fillText(axes[0], plot.x + plot.w / 2, plot.y + plot.h + 32);
+    context.textAlign = "right";
+    ticks(e[2], e[3]).forEach(function (v) {
+      context.fillText(+v.toPrecision(3), plot.x - 4, toPixel(e[0], v)[1] + 4);
+    });
+    context.save();
+    context.translate(12, plot.y + plot.h / 2);
+    context.rotate(-Math.PI / 2);
+    context.textAlign = "center";
+    context.fillText(axes[1], 0, 0);
+    context.restore();
+    context.globalAlpha = 0.7;
+    for (var i = 0; i < data.x.length; i++) {
+      var p = toPixel(data.x[i], data.y[i]);
+      context.fillStyle = colour(data.labels ? data.labels[i] : null);
+      context.fillRect(p[0] - 1.5, p[1] - 1.5, 3, 3);
+    }
+    context.globalAlpha = 1;
+    if (state.picked !== null) {
+      var q = toPixel(data.x[state.picked], data.y[state.picked]);
+      context.strokeStyle = "#000";
+      context.lineWidth = 2;
+      context.beginPath();
+      context.arc(q[0], q[1], 6, 0, 2 * Math.PI);
+      context.stroke();
+      context.lineWidth = 1;
+    }
+  }
+  function legend() {
+    var box = document.getElementById("legend");
+    if (!data.labels) { box.textContent = "no labels"; return; }
+    var seen = Array.from(new Set(data.labels)).sort(function (a, b) { return a - b; });
+    seen.forEach(function (label) {
+      var item = document.createElement("span");
+      var dot = document.createElement("i");
+      dot.style.background = colour(label);
+      item.appendChild(dot);
+      var name = data.classNames && data.classNames[label] !== undefined
+        ? data.classNames[label] : String(label);
+      item.appendChild(document.createTextNode(name));
+      box.appendChild(item);
+    });
+  }
+  function showCell(x, y) {
+    var n = data.grid;
+    var column = Math.round((x - e[0]) / (e[1] - e[0]) * (n - 1));
+    var row = Math.round((e[3] - y) / (e[3] - e[2]) * (n - 1));
+    column = Math.max(0, Math.min(n - 1, column));
+    row = Math.max(0, Math.min(n - 1, row));
+    if (state.cell && state.cell[0] === row && state.cell[1] === column) { return; }
+    state.cell = [row, column];
+    drawTile(data.gridSheet, images.grid, row * n + column, document.getElementById("decoded"));
+    var cx = e[0] + column / (n - 1) * (e[1] - e[0]), cy = e[3] - row / (n - 1) * (e[3] - e[2]);
+    document.getElementById("decoded-caption").textContent =
+      "decoded at (" + cx.toFixed(2) + ", " + cy.toFixed(2) + ")";
+  }
+  function nearest(px, py) {
+    var best = null, distance = 100;  // within 10 pixels
+    for (var i = 0; i < data.x.length; i++) {
+      var p = toPixel(data.x[i], data.y[i]);
+      var d = (p[0] - px) * (p[0] - px) + (p[1] - py) * (p[1] - py);
+      if (d < distance) { best = i; distance = d; }
+    }
+    return best;
+  }
+  function pick(i) {
+    state.picked = i;
+    drawTile(data.originals, images.originals, i, document.getElementById("original"));
+    drawTile(data.reconstructions, images.reconstructions, i,
+      document.getElementById("reconstruction"));
+    var label = data.labels ? data.labels[i] : null;
+    var name = label === null ? "" : ", label " + (data.classNames && data.classNames[label]
+      !== undefined ? data.classNames[label] : label);
+    document.getElementById("picked-caption").textContent =
+      "test image " + i + name + ": original (left), reconstruction (right)";
+    document.getElementById("picked").hidden = false;
+    draw();
+  }
+  function position(event) {
+    var box = scatter.getBoundingClientRect();
+    return [(event.clientX - box.left) * scatter.width / box.width,
+            (event.clientY - box.top) * scatter.height / box.height];
+  }
+  var images = {}, pending = 0;
+  [["grid", data.gridSheet], ["originals", data.originals],
+   ["reconstructions", data.reconstructions]].forEach(function (entry) {
+    var image = new Image();
+    pending += 1;
+    image.onload = function () {
+      pending -= 1;
+      if (pending === 0) { start(); }
+    };
+    image.src = entry[1].src;
+    images[entry[0]] = image;
+  });
+  function start() {
+    state.ready = true;
+    showCell((e[0] + e[1]) / 2, (e[2] + e[3]) / 2);
+    scatter.addEventListener("pointermove", function (event) {
+      var p = toPlane.apply(null, position(event));
+      showCell(p[0], p[1]);
+    });
+    scatter.addEventListener("click", function (event) {
+      var i = nearest.apply(null, position(event));
+      if (i !== null) { pick(i); }
+    });
+  }
+  draw();
+  legend();
+  window.vaekitExplorer = {
+    state: state,
+    // A test image's dot, in CSS pixels from the scatter canvas's top left corner.
+    pointPosition: function (i) {
+      var p = toPixel(data.x[i], data.y[i]), box = scatter.getBoundingClientRect();
+      return [p[0] * box.width / scatter.width, p[1] * box.height / scatter.height];
+    },
+    count: data.x.length
+  };
+})();
+"""
