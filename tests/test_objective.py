@@ -235,3 +235,16 @@ def test_objective_round_trips_through_a_saved_model(tmp_path):
     assert loaded.model.loss_settings == objective
     assert float(loaded.model.kl_scale_variable.numpy()) == 0.25
     assert tuple(loaded.model.targets(np.zeros((2, 28, 28, 1)))["posterior"].shape) == (2, 5)
+
+
+def test_continuous_bernoulli_mean_is_the_mean_of_its_density():
+    x = np.linspace(0.0, 1.0, 200001)
+    lams = np.array([1e-4, 0.1, 0.4, 0.4995, 0.5, 0.5004, 0.502, 0.9, 0.99], np.float64)
+    got = likelihoods.continuous_bernoulli_mean(lams)
+    for lam, mean in zip(lams, got, strict=True):
+        # p(x) proportional to lam^x (1 - lam)^(1 - x): integrate x p(x) by the trapezoid rule.
+        density = np.exp(x * np.log(lam) + (1 - x) * np.log1p(-lam))
+        weights = np.full_like(x, x[1] - x[0])
+        weights[[0, -1]] /= 2
+        want = np.sum(weights * x * density) / np.sum(weights * density)
+        assert mean == pytest.approx(want, abs=1e-6), lam  # float32 result: 6e-8 relative

@@ -5,6 +5,7 @@
     vaekit evaluate RUN_DIR [--samples K] [--split test|train] [--limit N] [--out FILE.json]
     vaekit plot RUN_DIR
     vaekit report RUN_DIR [--out FILE.html] [--points N] [--grid N]
+    vaekit compare RUN_DIR RUN_DIR ... [--out compare.html]
     vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
     vaekit info [--json]
     vaekit datasets
@@ -30,6 +31,7 @@ from pathlib import Path
 from vaekit import datasets, evaluation, hardware, report
 from vaekit.config import Config
 from vaekit.errors import Interrupted, VaekitError
+from vaekit.report.compare import compare_runs
 from vaekit.training import run
 
 
@@ -113,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"the explorer decodes an N x N grid (default {report.DEFAULT_GRID})",
     )
 
+    compare = commands.add_parser(
+        "compare", help="several runs on one page: configs, curves, final figures, samples"
+    )
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    compare.add_argument("--out", default="compare.html", help="HTML file (default compare.html)")
+
     generate = commands.add_parser("generate", help="decode samples from N(0, I) to a PNG")
     generate.add_argument("run_dir")
     generate.add_argument("-n", type=int, default=64, help="how many images (default 64)")
@@ -177,6 +185,12 @@ def _report(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    path = compare_runs(args.run_dirs, args.out)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def _generate(args) -> int:
     print(run.generate(args.run_dir, args.n, args.out, seed=args.seed))
     return 0
@@ -205,6 +219,7 @@ COMMANDS = {
     "evaluate": _evaluate,
     "plot": _plot,
     "report": _report,
+    "compare": _compare,
     "generate": _generate,
     "info": _info,
     "datasets": _datasets,

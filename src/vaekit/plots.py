@@ -493,7 +493,7 @@ def _clip_first_epochs(ax, curves) -> None:
     low, high = float(later.min()), float(later.max())
     spread = max(high - low, 1e-6 * max(abs(high), 1.0))
     top = high + 8.0 * spread
-    if everything.max() > top and len(later) >= 2:
+    if everything.max() > top and max(len(y) for _, y in curves.values()) >= 4:
         bottom = min(float(everything.min()), low) - 0.2 * spread
         ax.set_ylim(bottom, top)
         ax.annotate(

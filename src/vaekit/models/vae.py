@@ -38,6 +38,7 @@ from vaekit.datasets.pipeline import (
 from vaekit.errors import ModelFileError
 from vaekit.io import atomic_path
 from vaekit.models.architecture import build_decoder
+from vaekit.models.likelihoods import MEANS
 from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import STRATEGIES, build_vae, check_backend
@@ -248,10 +249,15 @@ class VariationalAutoencoder:
         return self.encoder.predict(make_dataset(x, batch_size, shuffle=False), verbose=0)
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
-        """Images decoded from latent points ``z`` (N, z_dim), in one batched pass."""
-        return self.decoder.predict(
+        """Images decoded from latent points ``z`` (N, z_dim), in one batched pass.
+
+        Each image is the likelihood's mean: the decoder's sigmoid output for ``bernoulli`` and
+        ``gaussian``, its continuous-Bernoulli mean for ``continuous_bernoulli``.
+        """
+        probabilities = self.decoder.predict(
             np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0
         )
+        return MEANS[self.config.likelihood](probabilities)
 
     def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
         """Decode the sampled ``z`` of images ``x``."""

@@ -1,0 +1,226 @@
+"""Several runs on one self-contained page: ``vaekit compare RUN_DIR RUN_DIR ... --out FILE``.
+
+The page holds the runs' configs side by side (the settings that differ first, highlighted; the
+shared ones folded away), their metric curves overlaid (one figure per metric, one line per run),
+their final figures in one table (the last epoch's metrics, and the evaluation in nats where
+``evaluation.json`` exists), and their sample grids next to each other. Like the report
+(:mod:`vaekit.report`), it embeds everything and fetches nothing. It reads the run folders only, so
+it works on runs that are still training and on runs from any vaekit version.
+
+Example:
+    >>> flatten({"model": {"z_dim": 2, "input_dim": [28, 28, 1]}})
+    {'model.z_dim': '2', 'model.input_dim': '[28, 28, 1]'}
+    >>> differing([{"a": "1", "b": "2"}, {"a": "1", "b": "3"}])
+    ['b']
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from pathlib import Path
+
+import yaml
+from matplotlib.figure import Figure
+
+from vaekit.errors import VaekitError
+from vaekit.io import atomic_write_text
+from vaekit.report.html import STYLE, png_uri
+from vaekit.training.callbacks import read_metrics
+
+# Curves overlaid, one figure each: (training key, validation key, what it is).
+CURVES = (
+    ("loss", "val_loss", "loss (the run's own convention)"),
+    ("nelbo", "val_nelbo", "negative ELBO, nats per image"),
+)
+FINAL = ("loss", "bce", "kl", "val_loss", "nelbo", "val_nelbo", "seconds")
+EVALUATED = ("nelbo", "iwae")  # evaluation.json's nats_per_image entries shown
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    """A nested config as ``{"section.key": "value as YAML"}``, in the config's order."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...")
+            flat[name] = flat[name].strip()
+    return flat
+
+
+def differing(configs: list[dict[str, str]]) -> list[str]:
+    """The keys whose value is not the same in every config (a missing key counts as a value)."""
+    keys = list(dict.fromkeys(key for config in configs for key in config))
+    return [key for key in keys if len({config.get(key) for config in configs}) > 1]
+
+
+def compare_runs(run_dirs, out) -> Path:
+    """Write the comparison page of ``run_dirs`` to ``out``; returns its path.
+
+    Raises:
+        VaekitError: fewer than two runs, the same run twice, or a folder that is no run.
+    """
+    runs = [Path(run) for run in run_dirs]
+    if len(runs) < 2:
+        raise VaekitError("compare: give at least two run folders")
+    if len({run.resolve() for run in runs}) < len(runs):
+        raise VaekitError("compare: a run folder is given twice")
+    for run in runs:
+        if not (run / "config.yaml").is_file():
+            raise VaekitError(f"{run}: not a vaekit run folder (no config.yaml)")
+    names = _names(runs)
+    configs = [flatten(yaml.safe_load((run / "config.yaml").read_text()) or {}) for run in runs]
+    metrics = [read_metrics(run / "metrics.csv") for run in runs]
+    evaluations = [_evaluation(run) for run in runs]
+    sections = [
+        ("Configuration", _config_table(names, configs)),
+        ("Curves", _curves(names, metrics)),
+        ("Final figures", _final_table(names, metrics, evaluations)),
+        ("Samples", _samples(names, runs)),
+    ]
+    body = "\n".join(
+        f"<section><h2>{title}</h2>\n{content}\n</section>" for title, content in sections
+    )
+    page = PAGE.format(title=html.escape(" vs ".join(names)), style=STYLE + EXTRA_STYLE, body=body)
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VaekitError(f"--out {out}: cannot create its folder ({error.strerror})") from None
+    atomic_write_text(out, page)
+    return out
+
+
+def _names(runs: list[Path]) -> list[str]:
+    """Each run's folder name, or its path where two folder names are the same."""
+    names = [run.name or str(run) for run in runs]
+    pairs = zip(runs, names, strict=True)
+    return [str(run) if names.count(name) > 1 else name for run, name in pairs]
+
+
+def _evaluation(run: Path) -> dict | None:
+    try:
+        return json.loads((run / "evaluation.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _config_table(names: list[str], configs: list[dict[str, str]]) -> str:
+    differ = differing(configs)
+    same = [key for key in dict.fromkeys(k for c in configs for k in c) if key not in differ]
+
+    def rows(keys, css):
+        return "".join(
+            f'<tr class="{css}"><th>{html.escape(key)}</th>'
+            + "".join(f"<td>{html.escape(config.get(key, '—'))}</td>" for config in configs)
+            + "</tr>"
+            for key in keys
+        )
+
+    head = "<tr><th>setting</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
+    summary = f"{len(differ)} settings differ" if differ else "the configs are the same"
+    return (
+        f'<p class="note">{summary}; the {len(same)} shared ones are folded below.</p>'
+        f'<table class="compare">{head}{rows(differ, "differs")}</table>'
+        f"<details><summary>shared settings</summary>"
+        f'<table class="compare">{head}{rows(same, "same")}</table></details>'
+    )
+
+
+def _curves(names: list[str], metrics: list[list[dict]]) -> str:
+    figures = []
+    for train_key, validation_key, what in CURVES:
+        fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        drawn = False
+        for index, (name, rows) in enumerate(zip(names, metrics, strict=True)):
+            color = f"C{index % 10}"
+            for key, style in ((train_key, "-"), (validation_key, "--")):
+                points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+                if points:
+                    x, y = zip(*points, strict=True)
+                    suffix = "" if key == train_key else " (validation)"
+                    ax.plot(x, y, style, color=color, marker="o", markersize=2,
+                            label=f"{name}{suffix}")  # fmt: skip
+                    drawn = True
+        if not drawn:
+            continue
+        ax.set(title=what, xlabel="epoch")
+        ax.legend(fontsize=7)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        figures.append((what, buffer.getvalue()))
+    if not figures:
+        return '<p class="note">no metrics.csv in these runs yet</p>'
+    return _images(figures)
+
+
+def _final_table(names, metrics, evaluations) -> str:
+    head = "<tr><th>run</th><th>epochs</th>" + "".join(f"<th>{key}</th>" for key in FINAL)
+    head += "".join(f"<th>test {key} (K)</th>" for key in EVALUATED) + "</tr>"
+    body = ""
+    for name, rows, evaluation in zip(names, metrics, evaluations, strict=True):
+        last = rows[-1] if rows else {}
+        cells = "".join(f"<td>{_number(last.get(key))}</td>" for key in FINAL)
+        for key in EVALUATED:
+            entry = (evaluation or {}).get("nats_per_image", {}).get(key)
+            shown = ""
+            if entry and entry.get("mean") is not None:
+                error = entry.get("standard_error")
+                shown = f"{entry['mean']:.2f}" + (f" ± {error:.2f}" if error is not None else "")
+                shown += f" ({evaluation.get('samples')})"
+            cells += f"<td>{shown}</td>"
+        epochs = int(last["epoch"]) if last.get("epoch") is not None else 0
+        body += f"<tr><th>{html.escape(name)}</th><td>{epochs}</td>{cells}</tr>"
+    return f'<table class="compare numbers">{head}{body}</table>'
+
+
+def _samples(names: list[str], runs: list[Path]) -> str:
+    images = []
+    for name, run in zip(names, runs, strict=True):
+        path = run / "plots" / "samples.png"
+        if path.is_file():
+            images.append((name, path.read_bytes()))
+    if not images:
+        return '<p class="note">no samples.png yet: vaekit plot RUN_DIR draws it</p>'
+    return _images(images)
+
+
+def _images(images) -> str:
+    return (
+        '<div class="figures">'
+        + "".join(
+            f'<figure><img src="{png_uri(png)}" alt="{html.escape(name)}">'
+            f"<figcaption>{html.escape(name)}</figcaption></figure>"
+            for name, png in images
+        )
+        + "</div>"
+    )
+
+
+def _number(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.5g}" if isinstance(value, float) else str(value)
+
+
+EXTRA_STYLE = """
+table.compare { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
+table.compare th, table.compare td { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+table.compare tr.differs td { background: #fff3c4; font-weight: 600; }
+table.numbers td { text-align: right; font-variant-numeric: tabular-nums; }
+"""
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vaekit compare: {title}</title>
+<style>{style}</style></head>
+<body><main>
+<h1>vaekit compare: {title}</h1>
+{body}
+</main></body></html>
+"""

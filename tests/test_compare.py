@@ -1,0 +1,75 @@
+"""vaekit compare: several run folders on one self-contained page, from the console script."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaekit.report.compare import differing, flatten
+
+VAEKIT = str(Path(sys.executable).with_name("vaekit"))
+OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    """The run written before issue 10 (no nelbo, no plots) and a copy that differs in two settings
+    and has a samples grid and an evaluation."""
+    first = tmp_path / "first"
+    shutil.copytree(OLD_RUN, first)
+    second = tmp_path / "second"
+    shutil.copytree(OLD_RUN, second)
+    config = (second / "config.yaml").read_text()
+    config = config.replace("z_dim: 2", "z_dim: 3").replace("epochs: 5", "epochs: 7")
+    (second / "config.yaml").write_text(config)
+    (second / "plots").mkdir()
+    shutil.copy(Path(__file__).parents[1] / "docs" / "figures" / "report_mnist_explorer.png",
+                second / "plots" / "samples.png")  # fmt: skip
+    (second / "evaluation.json").write_text(
+        '{"samples": 50, "nats_per_image": {"iwae": {"mean": 101.25, "standard_error": 0.5}}}'
+    )
+    return first, second
+
+
+def test_compare_puts_two_runs_on_one_self_contained_page(two_runs, tmp_path):
+    out = tmp_path / "pages" / "compare.html"
+    done = subprocess.run(
+        [VAEKIT, "compare", *map(str, two_runs), "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(out) in done.stdout
+    page = out.read_text()
+    assert not re.search(r"(src|href)=\"https?:", page) and "<script src" not in page
+    differs = re.findall(r'<tr class="differs"><th>([^<]+)</th>', page)
+    assert differs == ["model.z_dim", "train.epochs"]
+    assert "<th>first</th>" in page and "<th>second</th>" in page
+    assert page.count('<img src="data:image/png;base64,') == 1 + 1  # the loss curves, 1 sample grid
+    assert "101.25 ± 0.50 (50)" in page  # the second run's evaluation, with its K
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["one"], "give at least two run folders"),
+        (["same", "same"], "a run folder is given twice"),
+        (["nothing", "here"], "not a vaekit run folder"),
+    ],
+)
+def test_mistakes_exit_2_with_one_line(tmp_path, arguments, words):
+    (tmp_path / "one").mkdir()
+    shutil.copytree(OLD_RUN, tmp_path / "same")
+    done = subprocess.run(
+        [VAEKIT, "compare", *arguments], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and words in done.stderr
+
+
+def test_flatten_and_differing():
+    configs = [flatten({"m": {"a": 1, "b": [1, 2]}}), flatten({"m": {"a": 1, "b": [1, 3]}})]
+    assert configs[0] == {"m.a": "1", "m.b": "[1, 2]"}
+    assert differing(configs) == ["m.b"]
+    assert differing([{"x": "1"}, {}]) == ["x"]  # a setting one run lacks differs
