@@ -180,7 +180,8 @@ def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> 
 
     Args:
         vae: a :class:`~vaekit.models.vae.VariationalAutoencoder`.
-        test: the test images (a :mod:`vaekit.datasets` image set): the first ``points`` are used.
+        test: the test images (a :mod:`vaekit.datasets` image set): ``points`` of them, evenly
+            spaced through the set (a set ordered by class or factor is still covered).
         points: at most this many test images (and fewer when they exceed the size bound).
         grid: the decoded lattice is ``grid x grid`` (coarser when it exceeds the size bound).
         class_names: names of the label values, for the legend.
@@ -196,7 +197,9 @@ def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> 
     values = math.prod(test.shape)  # per image
     count = max(1, min(points, len(test), MAX_SHEET_VALUES // values))
     grid = max(2, min(grid, math.isqrt(MAX_SHEET_VALUES // values)))
-    sample = test.subset(slice(0, count))
+    chosen = np.unique(np.linspace(0, len(test) - 1, count).round().astype(np.int64))
+    count = len(chosen)
+    sample = test.subset(chosen)
     mu, _ = vae.posterior(sample, batch_size=64)  # (N, z_dim)
     plane = Plane.fit(mu)
     xy = plane.project(mu)  # (N, 2)

@@ -180,7 +180,9 @@ def _explorer_section(data: dict | None) -> str:
         return '<p class="note">no latent-space explorer: the run has no test images</p>'
     shown = len(data["x"])
     count = f"{shown} test images" + (
-        f" (the first {shown} of {data['available']})" if shown < data["available"] else ""
+        f" ({shown} of {data['available']}, evenly spaced through the test set)"
+        if shown < data["available"]
+        else ""
     )
     return f"""<p>Coordinates: <strong id="projection">{html.escape(data["description"])}</strong>.
 Each dot is the latent mean of one of {count}. Point anywhere on the plane to see the image
