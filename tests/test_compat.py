@@ -105,7 +105,11 @@ def test_build_enc_with_other_settings_rebuilds_and_keeps_the_config_consistent(
 # Two wirings keep this fast: the translation of the arguments is the same for all four, and the
 # cell test above checks which wiring each solution_type builds. 1 and 3 are those whose numbers
 # differ most from vaekit's own aliases (with dict targets and a custom train_step).
-@pytest.mark.parametrize("solution_type", [1, 3])
+# Solution type 1 in make test-slow: the argument translation is the same for all four, and the
+# notebook-cell test checks which wiring each number builds.
+@pytest.mark.parametrize(
+    "solution_type", [pytest.param(1, marks=pytest.mark.slow), 3]
+)
 def test_trains_exactly_like_the_equivalent_variational_autoencoder(mnist_small, solution_type):
     """Same code path, same seeds: the losses and weights agree bit for bit."""
     x_train = mnist_small[0][:64]
