@@ -70,7 +70,8 @@ def test_resume_continues_at_the_next_epoch_with_optimizer_state(trained_run, tm
     assert Config.load(run / "config.yaml").train.epochs == 2
 
 
-@pytest.mark.slow  # exact resume is also checked by test_faults (SIGTERM) and test_folder (mid-epoch)
+# Exact resume is also checked by test_faults (SIGTERM) and test_folder (mid-epoch).
+@pytest.mark.slow
 def test_resume_gives_the_same_metrics_as_an_uninterrupted_run(tmp_path):
     small = ["--set", "data.limit=256", "--set", "train.batch_size=64", "--quiet"]
     straight, split = tmp_path / "straight", tmp_path / "split"
