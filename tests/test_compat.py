@@ -107,9 +107,7 @@ def test_build_enc_with_other_settings_rebuilds_and_keeps_the_config_consistent(
 # differ most from vaekit's own aliases (with dict targets and a custom train_step).
 # Solution type 1 in make test-slow: the argument translation is the same for all four, and the
 # notebook-cell test checks which wiring each number builds.
-@pytest.mark.parametrize(
-    "solution_type", [pytest.param(1, marks=pytest.mark.slow), 3]
-)
+@pytest.mark.parametrize("solution_type", [pytest.param(1, marks=pytest.mark.slow), 3])
 def test_trains_exactly_like_the_equivalent_variational_autoencoder(mnist_small, solution_type):
     """Same code path, same seeds: the losses and weights agree bit for bit."""
     x_train = mnist_small[0][:64]
