@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"the explorer decodes an N x N grid (default {report.DEFAULT_GRID})",
     )
+    report_command.add_argument("--quiet", action="store_true", help="no progress bar")
 
     compare = commands.add_parser(
         "compare", help="several runs on one page: configs, curves, final figures, samples"
@@ -180,7 +181,9 @@ def _plot(args) -> int:
 
 
 def _report(args) -> int:
-    path = report.write_report(args.run_dir, out=args.out, points=args.points, grid=args.grid)
+    path = report.write_report(
+        args.run_dir, args.out, args.points, args.grid, verbose=0 if args.quiet else 1
+    )
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -25,6 +25,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import keras
 import yaml
 
 from vaekit import plots
@@ -62,6 +63,7 @@ def write_report(
     out: str | Path | None = None,
     points: int = DEFAULT_POINTS,
     grid: int = DEFAULT_GRID,
+    verbose: int = 0,
 ) -> Path:
     """Write the report of a run folder; returns its path.
 
@@ -74,6 +76,7 @@ def write_report(
         out: the HTML file (default ``RUN_DIR/report.html``).
         points: the explorer shows at most this many test images.
         grid: the explorer decodes a ``grid x grid`` lattice of its plane.
+        verbose: 1 shows Keras's progress bar (plots, explorer, page).
 
     Raises:
         VaekitError: not a run folder, bad ``points`` or ``grid``, or no model to load.
@@ -83,15 +86,15 @@ def write_report(
             raise VaekitError(f"{flag}: got {value!r}, expected an integer >= {lowest}")
     run = runs.RunFolder.existing(run_dir)
     config = Config.load(run.config)
-    data = runs.load_data(config, run=run)
+    data = runs.load_data(config, run=run, verbose=verbose)
     target = Path(out) if out is not None else run.path / FILE_NAME
     inside = target.resolve().parent == run.path.resolve()
     with RunLock(run.path, "vaekit report") if inside else contextlib.nullcontext():
         vae = runs.load_run_model(run)
         if inside and not any(run.plots.glob("*.png")):
-            runs.write_plots(vae, run, data.test, config.train.seed, data.source.classes)
+            runs.write_plots(vae, run, data.test, config.train.seed, data.source.classes, verbose)
         return write_run_report(
-            vae, run, data.test, data.source.classes, out=target, points=points, grid=grid
+            vae, run, data.test, data.source.classes, target, points, grid, verbose
         )
 
 
@@ -103,6 +106,7 @@ def write_run_report(
     out: str | Path | None = None,
     points: int = DEFAULT_POINTS,
     grid: int = DEFAULT_GRID,
+    verbose: int = 0,
 ) -> Path:
     """Write the report from a loaded model; the caller holds the run folder's lock if needed.
 
@@ -113,12 +117,13 @@ def write_run_report(
         test: the test images (:class:`~vaekit.training.run.Data`'s ``test``).
         classes: the names of the labels, or None.
         out: the HTML file (default ``RUN_DIR/report.html``), written atomically.
-        points, grid: see :func:`write_report`.
+        points, grid, verbose: see :func:`write_report`.
 
     >>> write_run_report(vae, run, data.test, data.source.classes)  # doctest: +SKIP
     PosixPath('runs/mnist/report.html')
     """
     target = Path(out) if out is not None else run.path / FILE_NAME
+    bar = keras.utils.Progbar(3, verbose=verbose, unit_name="step")  # read, explorer, page
     config = Config.load(run.config)
     rows = read_metrics(run.metrics)
     pictures = {path.name: path.read_bytes() for path in sorted(run.plots.glob("*.png"))}
@@ -129,9 +134,11 @@ def write_run_report(
     if not curves and rows:
         curves = _draw_curves(rows)
     ordered = sorted(pictures, key=lambda n: (PLOT_ORDER.index(n) if n in PLOT_ORDER else 99, n))
+    bar.add(1)
     explorer = None
-    if len(test):
+    if len(test):  # encodes the points and decodes the grid: the long step
         explorer = explore(vae, test, points=points, grid=grid, class_names=classes).to_json()
+    bar.add(1)
     model = "model.keras" if run.model.exists() else "the newest checkpoint (training unfinished)"
     summary = [
         ("run folder", str(run.path)),
@@ -152,6 +159,7 @@ def write_run_report(
         notes=notes,
     )
     atomic_write_text(target, page)
+    bar.add(1)
     return target
 
 

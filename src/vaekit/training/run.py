@@ -485,7 +485,7 @@ def _finish(vae, run: RunFolder, data: Data, config: Config, verbose=0) -> RunFo
     """Write the final model, the plots and the report."""
     vae.save(run.model)
     write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
-    report.write_run_report(vae, run, data.test, data.source.classes)
+    report.write_run_report(vae, run, data.test, data.source.classes, verbose=_bar(verbose))
     return run
 
 
