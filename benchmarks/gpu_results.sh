@@ -29,7 +29,7 @@ train() {  # NAME CONFIG [--set ...]
 evaluate() {  # NAME [--samples K --limit N --out FILE]
   local name=$1; shift
   local start=$SECONDS
-  $py -m vaekit.cli evaluate "$out/runs/$name" --quiet --max-points 32768 "$@" \
+  $py -m vaekit.cli evaluate "$out/runs/$name" --quiet --max-points 8192 "$@" \
     >>"$out/runs/$name.evaluate.log" 2>&1
   echo "$name: evaluate $* rc $? after $((SECONDS - start)) s" | tee -a "$out/status"
 }
