@@ -1,18 +1,14 @@
-"""The VAE's custom layers and its two loss terms, written with ``keras.ops`` for every backend.
+"""The VAE's custom layers and the Keras losses of its two terms, in ``keras.ops``.
 
-The loss follows the reference convention exactly:
-
-- ``bce``: binary cross-entropy averaged over every pixel and the batch (Keras's
-  ``"binary_crossentropy"`` on images);
-- ``kl``: ``kl_factor * -mean(1 + log_var - mu^2 - exp(log_var))``, the mean over the batch and
-  the latent dimensions.
-
-Both are computed in float32, also under mixed precision, so results stay comparable.
+The terms themselves (the reconstruction from the decoder's logits and the weighted KL, in the
+reference or the ELBO convention) are :mod:`vaekit.models.objective`'s, computed in float32 also
+under mixed precision; the layers and losses here hand them to Keras in the four wirings.
 
 Example:
     >>> import numpy as np
     >>> mu, log_var = np.zeros((4, 2), "float32"), np.zeros((4, 2), "float32")
-    >>> float(kl_loss(mu, log_var, kl_factor=1.0))
+    >>> layer = KLDivergenceLayer(kl_factor=1.0)
+    >>> _ = layer([mu, log_var]); float(layer.losses[0])
     0.0
     >>> tuple(Sampling(seed=1)([mu, log_var]).shape)
     (4, 2)
@@ -26,24 +22,6 @@ from keras import ops
 from vaekit.models.objective import Objective, kl_term, reconstruction_per_image
 
 SERIALIZABLE = keras.saving.register_keras_serializable(package="vaekit")
-
-
-def kl_per_sample(mu, log_var):
-    """``-mean(1 + log_var - mu^2 - exp(log_var))`` over the latent axis: shape (B,)."""
-    mu, log_var = ops.cast(mu, "float32"), ops.cast(log_var, "float32")
-    return -ops.mean(1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1)
-
-
-def kl_loss(mu, log_var, kl_factor: float):
-    """The weighted KL term: ``kl_factor`` times the mean over batch and latent dims."""
-    return kl_factor * ops.mean(kl_per_sample(mu, log_var))
-
-
-def bce_loss(images, reconstructions):
-    """Binary cross-entropy averaged over all pixels and the batch, in float32."""
-    images = ops.cast(images, "float32")
-    reconstructions = ops.cast(reconstructions, "float32")
-    return ops.mean(keras.losses.binary_crossentropy(images, reconstructions))
 
 
 @SERIALIZABLE

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_text
-from vaekit.report.html import STYLE, png_uri
+from vaekit.report import html as html_page
 from vaekit.training.callbacks import read_metrics
 
 # Curves overlaid, one figure each: (training key, validation key, what it is).
@@ -84,7 +84,8 @@ def compare_runs(run_dirs, out) -> Path:
     body = "\n".join(
         f"<section><h2>{title}</h2>\n{content}\n</section>" for title, content in sections
     )
-    page = PAGE.format(title=html.escape(" vs ".join(names)), style=STYLE + EXTRA_STYLE, body=body)
+    title = html.escape(" vs ".join(names))
+    page = PAGE.format(title=title, style=html_page.STYLE + EXTRA_STYLE, body=body)
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,9 +154,7 @@ def _curves(names: list[str], metrics: list[list[dict]]) -> str:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100)
         figures.append((what, buffer.getvalue()))
-    if not figures:
-        return '<p class="note">no metrics.csv in these runs yet</p>'
-    return _images(figures)
+    return html_page.figures(figures, "no metrics.csv in these runs yet")
 
 
 def _final_table(names, metrics, evaluations) -> str:
@@ -184,21 +183,7 @@ def _samples(names: list[str], runs: list[Path]) -> str:
         path = run / "plots" / "samples.png"
         if path.is_file():
             images.append((name, path.read_bytes()))
-    if not images:
-        return '<p class="note">no samples.png yet: vaekit plot RUN_DIR draws it</p>'
-    return _images(images)
-
-
-def _images(images) -> str:
-    return (
-        '<div class="figures">'
-        + "".join(
-            f'<figure><img src="{png_uri(png)}" alt="{html.escape(name)}">'
-            f"<figcaption>{html.escape(name)}</figcaption></figure>"
-            for name, png in images
-        )
-        + "</div>"
-    )
+    return html_page.figures(images, "no samples.png yet: vaekit plot RUN_DIR draws it")
 
 
 def _number(value) -> str:

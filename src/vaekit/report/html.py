@@ -19,20 +19,11 @@ import json
 import math
 from collections.abc import Sequence
 
-# Metrics columns in the table's order; a column shows only if some row has a value in it.
-METRIC_COLUMNS = (
-    "epoch",
-    "loss",
-    "bce",
-    "kl",
-    "val_loss",
-    "val_bce",
-    "val_kl",
-    "nelbo",
-    "val_nelbo",
-    "kl_scale",
-    "seconds",
-)
+from vaekit.training.callbacks import COLUMNS
+
+# Metrics columns in the table's order (metrics.csv's, seconds last); a column shows only if some
+# row has a value in it.
+METRIC_COLUMNS = (*(c for c in COLUMNS if c != "seconds"), "seconds")
 EVALUATION_ROWS = {  # nats_per_image key: what the page calls it
     "reconstruction": "reconstruction (-E log p(x|z))",
     "kl": "KL(q(z|x) || p(z))",
@@ -70,7 +61,7 @@ def render_page(
         ("explorer", "Latent space", _explorer_section(explorer)),
         ("metrics", "Training", _metrics_section(metrics, curves)),
         ("evaluation", "Evaluation", _evaluation_section(evaluation)),
-        ("plots", "Plots", _figures(plots, "no plots in the run folder")),
+        ("plots", "Plots", figures(plots, "no plots in the run folder")),
         ("config", "Configuration", f"<pre>{html.escape(config_text)}</pre>"),
     ]
     navigation = " · ".join(f'<a href="#{key}">{name}</a>' for key, name, _ in sections)
@@ -107,7 +98,8 @@ def _fill(template: str, **parts: str) -> str:
     return template
 
 
-def _figures(images: Sequence[tuple[str, bytes]], empty: str) -> str:
+def figures(images: Sequence[tuple[str, bytes]], empty: str) -> str:
+    """Figures of ``(caption, PNG bytes)`` in a wrapping row, or a note saying ``empty``."""
     if not images:
         return f'<p class="note">{html.escape(empty)}</p>'
     return (
@@ -142,7 +134,7 @@ def _metrics_section(rows: Sequence[dict], curves: Sequence[tuple[str, bytes]]) 
         for row in rows
     )
     table = f'<div class="scroll"><table class="numbers"><tr>{head}</tr>{body}</table></div>'
-    return _figures(curves, "no training curves") + table
+    return figures(curves, "no training curves") + table
 
 
 def _evaluation_section(result: dict | None) -> str:

@@ -570,16 +570,6 @@ def load_run_model(run: RunFolder) -> VariationalAutoencoder:
     return VariationalAutoencoder.from_keras_model(model)  # loaded once, not again
 
 
-def evaluate(path: str | Path, batch_size: int | None = None) -> dict:
-    """Test-set ``loss``, ``bce`` and ``kl`` of a run's model."""
-    run = RunFolder.existing(path)
-    config = Config.load(run.config)
-    check_backend(config.model.kl_strategy)
-    data = load_data(config, run=run)
-    vae = load_run_model(run)
-    return vae.evaluate(data.test, batch_size=batch_size or config.train.batch_size)
-
-
 def plot(path: str | Path, verbose: int = 0) -> list[Path]:
     """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
     run = RunFolder.existing(path)
