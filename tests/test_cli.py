@@ -125,7 +125,7 @@ def test_evaluate_plot_and_generate(trained_run, tmp_path, capsys):
         ),
         (
             ["train", "--config", CONFIG, "--set", "model.decoder_conv_t_strides=[2,2,2]"],
-            "decoder output shape (56, 56, 1)",
+            "the decoder gives (56, 56, 1)",
         ),
         (["train", "--config", CONFIG, "--set", "data.dataset=nowhere.npz"], "nowhere.npz"),
         (["train", "--resume", "no_such_run"], "not a vaekit run folder"),
@@ -145,9 +145,9 @@ def test_run_folder_mistakes(trained_run, capsys):
     assert main(["train", "--config", CONFIG, "--out", str(trained_run)]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert main(["train", "--resume", str(trained_run), "--quiet"]) == 2
-    assert "already done 1 epochs" in capsys.readouterr().err
+    assert "already done 1 epoch;" in capsys.readouterr().err
     assert main(["train", "--resume", str(trained_run), "--set", "model.z_dim=3"]) == 2
-    assert "only train.* settings" in capsys.readouterr().err
+    assert "a resumed run keeps its model.z_dim (2)" in capsys.readouterr().err
 
 
 def test_console_script_prints_no_traceback(tmp_path):

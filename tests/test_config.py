@@ -234,7 +234,7 @@ INVALID = [
         "last decoder filter is not the channel count",
         ["model.decoder_conv_t_filters=[64, 32, 3]"],
         "model",
-        ["(28, 28, 3)", "(28, 28, 1)", "decoder_conv_t_filters"],
+        ["model.decoder_conv_t_filters: the last is 3", "input_dim has 1 channel;"],
     ),
     (
         "jit_compile maybe",

@@ -365,11 +365,10 @@ def test_the_api_evaluates_the_fixed_binary_sample_reproducibly(tiny_run, tmp_pa
 
 
 def test_the_train_split_of_a_dynamically_binarized_run_is_one_fixed_sample(tiny_run, tmp_path):
-    run = tmp_path / "dynamic"
-    shutil.copytree(tiny_run, run)
-    config = Config.load(run / "config.yaml")
-    config.data.binarize = "dynamic"  # training drew a new sample each batch; evaluation: one
-    config.save(run / "config.yaml")
+    config = Config.load(tiny_run / "config.yaml")
+    config.data.binarize = "dynamic"  # training draws a new sample each batch; evaluation: one
+    config.train.epochs = 1
+    run = runs.train(config, tmp_path / "dynamic", verbose=0).path
     result = evaluate_run(run, samples=4, split="train", limit=16, verbose=0)
     assert result["split"] == "train" and result["binarization"] == "dynamic"
 

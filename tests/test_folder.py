@@ -200,7 +200,9 @@ def test_bad_files_are_skipped_and_listed(tmp_path):
     bad = dict(data.manifest.bad)
     assert set(bad) == {"red/empty.png", "green/cut.jpg", "blue/wide.png"}
     assert bad["red/empty.png"] == "empty file"
-    assert bad["blue/wide.png"].endswith("pixels (more than 8 bits a channel))")
+    assert bad["blue/wide.png"] == "I;16 pixels (more than 8 bits a channel)"
+    assert bad["green/cut.jpg"].startswith("truncated")
+    assert not any("Error" in why for why in bad.values()), "reasons in words, not type names"
     assert len(data.train) + len(data.test) == 12  # the good ones
     data.manifest.write_bad_files(tmp_path / "bad_files.txt")
     assert (tmp_path / "bad_files.txt").read_text().count("\n") == 3
@@ -318,7 +320,7 @@ def test_the_console_script_trains_on_an_rgb_folder_and_evaluates_it_in_new_proc
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    assert f"{root}: skipped 1 bad files (first: red/empty.jpg: empty file)" in trained.stderr
+    assert f"{root}: skipped 1 bad file (first: red/empty.jpg: empty file)" in trained.stderr
     assert (out / "bad_files.txt").read_text() == "red/empty.jpg\tempty file\n"
     assert {p.name for p in (out / "plots").iterdir()} >= {"reconstructions.png", "traversals.png"}
     evaluated = subprocess.run(

@@ -129,10 +129,24 @@ def test_plot_loss_accepts_a_history_dict(tmp_path):
     history = {"loss": [3.0, 2.0, 1.5], "bce": [2.5, 1.8, 1.3], "kl": [0.5, 0.2, 0.2]}
     history |= {f"val_{key}": values for key, values in history.items()}
     fig = plots.plot_loss(history, tmp_path / "loss.png")
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "bce", "kl"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "bce", "kl"]
     assert [len(ax.lines) for ax in fig.axes] == [2, 2, 2]
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [1, 2, 3])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["loss 1.5", "val_loss 1.5"]
+    width, height = fig.get_size_inches()
+    assert width < 6 < height, "panels stacked: narrow enough to read on a page"
     assert_png(tmp_path / "loss.png")
+
+
+def test_a_one_epoch_curve_says_its_values_and_is_centred_on_its_epoch(tmp_path):
+    rows = [{"epoch": 1, "loss": 0.25, "bce": 0.2, "kl": 0.05, "val_loss": 0.3}]
+    fig = plots.plot_loss(rows, tmp_path / "loss.png")
+    assert "1 epoch" in fig.get_suptitle()
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["loss 0.25", "val_loss 0.3"]
+    assert ax.get_xlim() == (0.5, 1.5) and ax.lines[0].get_markersize() >= 6
+    nelbo = plots.plot_nelbo([{"epoch": 1, "nelbo": 120.0, "val_nelbo": 119.0}], tmp_path / "n.png")
+    assert nelbo.axes[0].get_xlim() == (0.5, 1.5) and "1 epoch" in nelbo.axes[0].get_title()
 
 
 def test_plot_loss_accepts_csv_rows_with_empty_validation_values(tmp_path):
@@ -141,7 +155,7 @@ def test_plot_loss_accepts_csv_rows_with_empty_validation_values(tmp_path):
         {"epoch": "1", "loss": "2.0", "bce": "1.8", "kl": "0.2", "val_loss": "2.2", "val_kl": ""},
     ]
     fig = plots.plot_loss(rows, tmp_path / "loss.png")
-    loss_lines = {line.get_label(): line for line in fig.axes[0].lines}
+    loss_lines = {line.get_label().split()[0]: line for line in fig.axes[0].lines}
     assert sorted(loss_lines) == ["loss", "val_loss"]
     np.testing.assert_array_equal(loss_lines["val_loss"].get_xdata(), [2])
     np.testing.assert_array_equal(loss_lines["val_loss"].get_ydata(), [2.2])
@@ -271,17 +285,25 @@ def test_plot_kl_per_dimension_counts_active_units_and_greys_collapsed_bars(tmp_
     assert grey == {1, 3, 5}
     assert len(ax.patches) == 6
     np.testing.assert_array_equal(ax.get_xticks(), np.arange(6))  # every index of a small z
-    (threshold_line,) = [line for line in ax.lines if line.get_linestyle() == "--"]
-    np.testing.assert_array_equal(threshold_line.get_ydata(), [0.01, 0.01])
-    assert "KL > 0.01" in fig.get_supxlabel()
+    assert "active: KL > 0.01 nats" in fig.get_supxlabel()
 
 
-def test_plot_kl_per_dimension_titles_a_given_active_count_with_its_definition(tmp_path):
-    fig = plots.plot_kl_per_dimension(np.full(4, 0.5), tmp_path / "kl.png", active=2)
-    assert fig.axes[0].get_title() == "2 of 4 latent dimensions active"
-    assert "Burda" in fig.get_supxlabel() and "Cov_x" in fig.get_supxlabel()
-    with pytest.raises(ValueError, match="active"):
-        plots.plot_kl_per_dimension(np.full(4, 0.5), tmp_path / "kl.png", active=5)
+def test_the_bars_and_the_title_count_active_dimensions_by_the_same_rule(tmp_path):
+    # Two dimensions with KL above 0.01 whose posterior means hardly vary: by Burda's rule, which
+    # the title counts, neither is active, and neither bar may be drawn as active.
+    kl, variance = np.array([0.5, 0.3, 0.02, 0.2]), np.array([0.004, 0.2, 0.001, 0.5])
+    fig = plots.plot_kl_per_dimension(kl, tmp_path / "kl.png", variance=variance)
+    ax = fig.axes[0]
+    assert ax.get_title() == "2 of 4 latent dimensions active"
+    grey = {round(bar.get_x() + bar.get_width() / 2) for bar in ax.patches if _is_grey(bar)}
+    assert grey == {0, 2}, "the bars coloured by the title's rule, not by their KL"
+    assert "Var_x(E_q[z_d]) > 0.01" in fig.get_supxlabel() and "Burda" in fig.get_supxlabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "active: Var_x(E_q[z_d]) > 0.01",
+        "inactive",
+    ]
+    with pytest.raises(ValueError, match="variance"):
+        plots.plot_kl_per_dimension(kl, tmp_path / "kl.png", variance=variance[:3])
 
 
 def test_plot_kl_per_dimension_labels_a_64_dimensional_latent_sparsely(tmp_path):

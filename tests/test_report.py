@@ -251,7 +251,7 @@ def test_a_run_with_only_checkpoints_reports_from_its_newest(tiny_run, tmp_path)
     run = shutil.copytree(tiny_run, tmp_path / "run")
     (run / "model.keras").unlink()
     page = write_report(run, points=20, grid=4).read_text(encoding="utf-8")
-    assert "the newest checkpoint (training unfinished)" in page
+    assert "the newest checkpoint (model.keras not written yet: training unfinished)" in page
 
 
 def test_a_locked_run_is_refused_unless_the_report_goes_elsewhere(tiny_run, tmp_path):

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 
@@ -57,3 +58,26 @@ import keras  # noqa: E402
 def name() -> str:
     """The Keras backend in use: "tensorflow", "jax" or "torch"."""
     return keras.backend.backend()
+
+
+# How each backend reports an allocation it could not make (none raises MemoryError itself):
+# TensorFlow's ResourceExhaustedError ("OOM when allocating tensor"), PyTorch's OutOfMemoryError
+# (CUDA) or a RuntimeError from its CPU allocator ("DefaultCPUAllocator: not enough memory"), and
+# JAX's XlaRuntimeError (a RuntimeError) with "RESOURCE_EXHAUSTED".
+_OUT_OF_MEMORY_TYPES = ("ResourceExhaustedError", "OutOfMemoryError")
+_OUT_OF_MEMORY_WORDS = ("RESOURCE_EXHAUSTED", "not enough memory", "out of memory", "OOM when")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a failed allocation: Python's ``MemoryError`` or a backend's own.
+
+    >>> is_out_of_memory(MemoryError()), is_out_of_memory(ValueError("out of memory"))
+    (True, False)
+    """
+    if isinstance(error, MemoryError):
+        return True
+    if isinstance(error, OSError) and error.errno == errno.ENOMEM:  # mmap, fork
+        return True
+    if any(cls.__name__ in _OUT_OF_MEMORY_TYPES for cls in type(error).__mro__):
+        return True
+    return isinstance(error, RuntimeError) and any(w in str(error) for w in _OUT_OF_MEMORY_WORDS)

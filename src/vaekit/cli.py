@@ -11,8 +11,9 @@
     vaekit datasets
 
 Exit codes: 0 done; 2 a user mistake (one line on stderr, no traceback); 3 training diverged
-(NaN or inf loss); 4 a file could not be written (disk full, read-only); 130 / 143 stopped by
-SIGINT / SIGTERM after checkpointing (the message gives the command that resumes).
+(NaN or inf loss); 4 a file could not be written (disk full, read-only); 5 out of memory (an
+allocation failed; the message says what to lower); 130 / 143 stopped by SIGINT / SIGTERM after
+checkpointing (the message gives the command that resumes).
 
 Example:
     >>> main(["train", "--config", "no/such.yaml"])
@@ -23,23 +24,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import warnings
 from pathlib import Path
 
 from vaekit import datasets, evaluation, hardware, report
+from vaekit.backend import is_out_of_memory
 from vaekit.config import Config
-from vaekit.errors import Interrupted, VaekitError
+from vaekit.errors import Interrupted, OutOfMemory, VaekitError, one_line
 from vaekit.report.compare import compare_runs
 from vaekit.training import run
+from vaekit.training.agreement import resumable_list
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vaekit", description="Convolutional VAEs on Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a new run, or resume one")
+    train = commands.add_parser(
+        "train",
+        help="train a new run, or resume one",
+        epilog=f"A resumed run keeps its model, data and objective; --set can change "
+        f"{resumable_list()}.",
+    )
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="YAML config with sections model, data, train")
     source.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
@@ -103,14 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     report_command.add_argument(
         "--points",
         type=int,
-        default=report.DEFAULT_POINTS,
         metavar="N",
         help=f"test images in the explorer (default {report.DEFAULT_POINTS})",
     )
     report_command.add_argument(
         "--grid",
         type=int,
-        default=report.DEFAULT_GRID,
         metavar="N",
         help=f"the explorer decodes an N x N grid (default {report.DEFAULT_GRID})",
     )
@@ -182,7 +189,12 @@ def _plot(args) -> int:
 
 def _report(args) -> int:
     path = report.write_report(
-        args.run_dir, args.out, args.points, args.grid, verbose=0 if args.quiet else 1
+        args.run_dir,
+        args.out,
+        report.DEFAULT_POINTS if args.points is None else args.points,
+        report.DEFAULT_GRID if args.grid is None else args.grid,
+        verbose=0 if args.quiet else 1,
+        notify=args.points is not None or args.grid is not None,  # values the user chose
     )
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -244,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except VaekitError as error:
         print(f"vaekit: error: {error}", file=sys.stderr)
-        return error.exit_code
+        return _out_of_memory_exit() if isinstance(error, OutOfMemory) else error.exit_code
     except Interrupted as stop:
         name = signal.Signals(stop.signal_number).name
         run_dir = Path(stop.checkpoint).parent.parent if stop.checkpoint else "RUN_DIR"
@@ -257,6 +269,48 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vaekit: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+    except Exception as error:  # an allocation that failed where no estimate caught it
+        if not is_out_of_memory(error):
+            raise
+        detail = one_line(error)[:160] if str(error) else type(error).__name__
+        hint = OUT_OF_MEMORY_HINTS.get(args.command, "close other programs, or use more memory")
+        print(
+            f"vaekit: error: out of memory in vaekit {args.command} ({detail}); {hint}",
+            file=sys.stderr,
+        )
+        return _out_of_memory_exit()
+
+
+def _out_of_memory_exit() -> int:
+    """The exit code after an allocation failed; marks the process to leave without clean-up."""
+    global _LEAVE_AT_ONCE
+    _LEAVE_AT_ONCE = True
+    return OutOfMemory.exit_code
+
+
+# After a failed allocation TensorFlow's runtime can hold a lock that its own clean-up at exit
+# waits on forever (seen: a hang in TF_DeleteGraph, after std::bad_alloc in a training step), so the
+# console script then leaves with os._exit, once its output is flushed.
+_LEAVE_AT_ONCE = False
+
+
+def console() -> None:
+    """The ``vaekit`` console script: :func:`main`, then exit with its code."""
+    code = main()
+    if _LEAVE_AT_ONCE:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+# What to lower when a command runs out of memory (training says so itself, naming its folder).
+OUT_OF_MEMORY_HINTS = {
+    "evaluate": "lower --max-points (latent points decoded at a time) or --batch-size",
+    "report": "lower --grid or --points",
+    "generate": "lower -n",
+    "plot": "the plots decode at most 10,000 test images; close other programs",
+}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -265,4 +319,4 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from vaekit.errors import ConfigError
+from vaekit.datasets.images import DEFAULT_MAX_PIXELS
+from vaekit.errors import ConfigError, plural
 from vaekit.io import atomic_write_text
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
@@ -165,8 +166,37 @@ def _validation(name, value):
     _fail(name, value, "'test', 'none' or a fraction of the training set in (0, 1)")
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping gives the same key twice; ``line`` is the 1-based line of the repeat."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(problem=message)
+        self.message, self.line = message, line
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``2e-4`` as a string; configs mean a number, so resolve it as a float."""
+    """Safe YAML as configs mean it: ``2e-4`` is a float (YAML 1.1 reads it as a string), and a
+    key given twice in one mapping is an error (PyYAML would keep the last, silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}  # key -> line of its first appearance
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<: *defaults" merges on purpose; explicit keys override it
+                key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line
+                try:
+                    repeated = key in seen
+                except TypeError:  # an unhashable key: PyYAML's own error says so
+                    continue
+                if repeated:
+                    shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+                    raise DuplicateKeyError(
+                        f"{shown} is given twice (first at line {seen[key]}); give each key once",
+                        line + 1,
+                    )
+                seen[key] = line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -181,10 +211,16 @@ _Loader.add_implicit_resolver(
 
 
 def parse_yaml(text: str):
-    """Parse YAML as vaekit configs do (safe, with ``1e-3`` read as a float).
+    r"""Parse YAML as vaekit configs do (safe, with ``1e-3`` read as a float).
 
     Raises :class:`yaml.YAMLError` for any text that is not valid YAML, including a bad explicit
-    tag (``!!int x``, which PyYAML reports as ``ValueError``) and nesting too deep to parse.
+    tag (``!!int x``, which PyYAML reports as ``ValueError``) and nesting too deep to parse, and
+    :class:`DuplicateKeyError` (a ``YAMLError``) for a key given twice in one mapping.
+
+    >>> parse_yaml("model:\n  z_dim: 2\n  z_dim: 3\n")
+    Traceback (most recent call last):
+    ...
+    vaekit.config.DuplicateKeyError: z_dim is given twice (first at line 2); give each key once
     """
     try:
         return yaml.load(text, Loader=_Loader)
@@ -252,13 +288,30 @@ class ModelConfig:
         if self.dropout_rate >= 1.0 and self.use_dropout:
             _fail("model.dropout_rate", self.dropout_rate, "a number in [0, 1)")
         out = self.decoder_output_shape()
-        if tuple(out) != tuple(self.input_dim):
+        if tuple(out) == tuple(self.input_dim):
+            return
+        height, width, channels = self.input_dim
+        down, up = math.prod(self.encoder_conv_strides), math.prod(self.decoder_conv_t_strides)
+        if down != up:
             raise ConfigError(
-                f"model: decoder output shape {tuple(out)} does not match input_dim "
-                f"{tuple(self.input_dim)}; adjust decoder_conv_t_strides (their product must "
-                "equal that of encoder_conv_strides) or the last decoder_conv_t_filters "
-                "(must equal the channel count)"
+                f"model.decoder_conv_t_strides: {self.decoder_conv_t_strides} multiply to {up}, "
+                f"but model.encoder_conv_strides {self.encoder_conv_strides} to {down}, so the "
+                f"decoder gives {tuple(out)} for input_dim {tuple(self.input_dim)}; make the "
+                "two products equal"
             )
+        if height % down or width % down:
+            fits = sorted({max(down, size // down * down) for size in (height, width)} | {
+                -(-size // down) * down for size in (height, width)})  # fmt: skip
+            raise ConfigError(
+                f"model.input_dim: {height} x {width} must be divisible by {down}, the product "
+                f"of model.encoder_conv_strides {self.encoder_conv_strides} (the decoder "
+                f"would give {out[0]} x {out[1]} back); sizes that fit: "
+                f"{', '.join(map(str, fits))}, or other strides"
+            )
+        raise ConfigError(
+            f"model.decoder_conv_t_filters: the last is {out[2]}, but model.input_dim has "
+            f"{plural(channels, 'channel')}; they must be equal"
+        )
 
 
 @dataclass
@@ -273,6 +326,8 @@ class DataConfig:
     test_split: float = _spec(0.1, _float(0.0, 1.0, exclusive_min=True))
     labels: str = _spec("auto", _labels)
     on_bad_file: str = _spec("skip", _choice(ON_BAD_FILE))
+    # A larger image (width x height) is a bad file, refused from its header (null: no limit).
+    max_image_pixels: int | None = _spec(DEFAULT_MAX_PIXELS, _int(1, optional=True))
     cache: bool = _spec(False, _bool)  # a folder: decode once into a uint8 memory map in the run
     # none | dynamic (a new Bernoulli sample of each image every epoch) | static (one fixed
     # sample, from train.seed); validation and test images are then one fixed sample too.
@@ -297,6 +352,8 @@ class TrainConfig:
     precision: str = _spec("float32", _choice(PRECISIONS))
     checkpoint_every_steps: int | None = _spec(None, _int(1, optional=True))
     keep_checkpoints: int = _spec(2, _int(1))
+    # Refuse a model and batch whose estimated memory exceeds what is free (vaekit.resources).
+    check_memory: bool = _spec(True, _bool)
     # TensorBoard logs in RUN_DIR/tensorboard (vaekit.training.tensorboard): scalars every epoch,
     # reconstruction and sample grids every tensorboard_images_every epochs.
     tensorboard: bool = _spec(False, _bool)
@@ -354,7 +411,7 @@ class Config:
         if not isinstance(values, dict):
             _fail("config", values, "a mapping with sections model, data, train")
         values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
-        for override in overrides:
+        for override in overrides:  # in order: a later --set of the same key wins, as flags do
             apply_override(values, override)
         for key in values:
             if key not in SECTIONS:
@@ -387,6 +444,8 @@ class Config:
             raise ConfigError(f"{path}: cannot read config file ({error})") from None
         try:
             values = parse_yaml(text)
+        except DuplicateKeyError as error:
+            raise ConfigError(f"{path}: line {error.line}: {error.message}") from None
         except yaml.YAMLError as error:
             where = getattr(error, "problem_mark", None)
             line = f" at line {where.line + 1}" if where else ""
@@ -440,8 +499,9 @@ def _check_objective(config: Config) -> None:
         )
 
 
-def apply_override(values: dict, override: str) -> None:
-    """Apply one ``section.key=value`` override in place; the value is parsed as YAML."""
+def apply_override(values: dict, override: str) -> str:
+    """Apply one ``section.key=value`` override in place (the value parsed as YAML); returns
+    ``section.key``."""
     if not isinstance(override, str) or "=" not in override:
         raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=3")
     dotted, raw = override.split("=", 1)
@@ -450,6 +510,8 @@ def apply_override(values: dict, override: str) -> None:
         raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=3")
     try:
         value = parse_yaml(raw) if raw.strip() else None
+    except DuplicateKeyError as error:
+        raise ConfigError(f"--set {override!r}: {error.message}") from None
     except yaml.YAMLError:
         raise ConfigError(f"--set {override!r}: the value is not valid YAML") from None
     section, key = parts
@@ -463,3 +525,4 @@ def apply_override(values: dict, override: str) -> None:
     if not isinstance(current, dict):
         _fail(section, current, f"a mapping of {section} settings")
     current[key] = value
+    return f"{section}.{key}"

@@ -7,8 +7,39 @@ the value given and what would be valid. The CLI prints it and exits with the er
 
 
 def one_line(error: BaseException) -> str:
-    """An exception as one line: its type and its message with whitespace collapsed."""
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+    r"""An exception's message as one line for people: whitespace collapsed, no Python type name.
+
+    >>> one_line(OSError(2, "No such file or directory"))
+    'no such file or directory'
+    >>> one_line(ValueError("bad\n  value"))
+    'bad value'
+    """
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror[:1].lower() + error.strerror[1:]
+    elif isinstance(error, KeyError) and error.args:
+        text = f"no entry {error.args[0]!r}"
+    else:
+        text = " ".join(str(error).split())
+    return printable(text) or "no details"
+
+
+def printable(text) -> str:
+    r"""``text`` with every character that is not printable written as its Python escape, so a
+    name holding a newline or a tab stays on one line of a message or a list.
+
+    >>> printable("a\nb\tc.png"), printable("é.png")
+    ('a\\nb\\tc.png', 'é.png')
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``count`` and the noun, in the singular for 1: ``plural(1, "bad file") == "1 bad file"``.
+
+    >>> plural(1, "bad file"), plural(3, "bad file"), plural(2, "class", "classes")
+    ('1 bad file', '3 bad files', '2 classes')
+    """
+    return f"{count:,} {noun if count == 1 else plural_noun or noun + 's'}"
 
 
 class VaekitError(ValueError):
@@ -36,6 +67,13 @@ class StorageError(VaekitError):
     """
 
     exit_code = 4
+
+
+class OutOfMemory(VaekitError):  # noqa: N818 (named as MemoryError is)
+    """A command needs more memory than there is: estimated before starting, or a real
+    ``MemoryError`` or backend out-of-memory error; the message names the setting to lower."""
+
+    exit_code = 5
 
 
 class TrainingDiverged(VaekitError):

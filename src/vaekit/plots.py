@@ -11,6 +11,7 @@ directly, never ``pyplot``, so nothing here needs a display or keeps global stat
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -22,6 +23,11 @@ from matplotlib.ticker import MaxNLocator
 from vaekit.io import atomic_path
 
 _DPI = 120
+# The picture formats a plot can be written in, by file suffix (matplotlib's, with Pillow's).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".pdf", ".svg")
+# The most images one sample grid holds (100 x 100): more would make a picture nobody can read,
+# and past about 800 x 800 more than matplotlib's renderer can draw.
+MAX_GRID_IMAGES = 10_000
 
 
 def tile_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -96,7 +102,7 @@ def plot_latent_space(
     if labels is not None:
         labels = np.asarray(labels)
         labels = labels.argmax(axis=1) if labels.ndim == 2 else labels.ravel()
-    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    fig = Figure(figsize=(5.6, 4.6), layout="constrained")
     ax = fig.add_subplot()
     if z.shape[1] == 1 and labels is None:
         ax.hist(z[:, 0], bins=50)
@@ -354,24 +360,22 @@ def active_units(mu: np.ndarray, threshold: float = 0.01) -> int:
 
 
 def plot_kl_per_dimension(
-    kl: np.ndarray, path, active: int | None = None, threshold: float = 0.01
+    kl: np.ndarray, path, variance: np.ndarray | None = None, threshold: float = 0.01
 ) -> Figure:
-    """Bar chart of the mean KL (nats) of each latent dimension, collapsed ones in grey.
+    """Bar chart of the mean KL (nats) of each latent dimension; inactive dimensions in grey.
 
-    Bars at or under ``threshold`` (dashed line) are grey: those dimensions carry (almost) no
-    information about the image, i.e. posterior collapse. The y axis is linear up to ``threshold``
-    and logarithmic above it, so both the collapsed bars and the threshold line stay visible next
-    to dimensions of several nats. The title says how many dimensions are active and a caption
-    says by which measure.
+    One rule decides both the colour of each bar and the count in the title: with ``variance``
+    (``Var_x(E_q[z_d])``, the variance of each dimension's posterior mean over the images) a
+    dimension is active when it exceeds ``threshold`` (Burda et al. 2015's active units: an
+    inactive dimension encodes the same value for every image); without it, when its KL exceeds
+    ``threshold`` nats. The y axis is linear up to ``threshold`` and logarithmic above it, so
+    dimensions near 0 and of several nats both show. A caption states the rule.
 
     Args:
         kl: ``(z_dim,)`` the KL of each dimension from the prior, averaged over the test set.
-        active: the number of active units, e.g. ``active_units(mu, threshold)`` (Burda et al.'s
-            variance of the posterior mean); ``None`` counts the dimensions with ``kl >
-            threshold``.
-        threshold: the KL (nats) at or under which a bar is drawn as collapsed; the caption
-            also gives it as the variance threshold behind ``active`` (so pass the same one to
-            ``active_units``).
+        variance: ``(z_dim,)`` the variance of each dimension's posterior mean, e.g.
+            ``mu.var(axis=0)``, or None.
+        threshold: where a dimension starts counting as active (variance, or nats of KL).
 
     >>> fig = plot_kl_per_dimension(np.array([2.0, 0.001, 0.5, 0.0]), "kl.png")
     >>> fig.axes[0].get_title()
@@ -381,46 +385,49 @@ def plot_kl_per_dimension(
     if kl.ndim != 1 or len(kl) == 0:
         raise ValueError(f"kl: got shape {kl.shape}, expected (z_dim,)")
     if threshold <= 0:
-        raise ValueError(f"threshold: got {threshold}, expected a positive number of nats")
+        raise ValueError(f"threshold: got {threshold}, expected a positive number")
     z_dim = len(kl)
-    used = kl > threshold
-    if active is None:
-        active = int(used.sum())
-        caption = f"active: KL > {threshold:g} nats"
+    if variance is None:
+        used = kl > threshold
+        rule = f"KL > {threshold:g} nats"
     else:
-        if not 0 <= active <= z_dim:
-            raise ValueError(f"active: got {active}, expected 0 to {z_dim} (z_dim)")
-        caption = f"active: Cov_x(E_q[z_d]) > {threshold:g} (Burda et al. 2015)"
-    caption += f"; grey bars: KL <= {threshold:g} nats (collapsed)"
+        variance = np.asarray(variance, dtype=np.float64)
+        if variance.shape != kl.shape:
+            raise ValueError(f"variance: got shape {variance.shape}, expected {kl.shape}")
+        used = variance > threshold
+        rule = f"Var_x(E_q[z_d]) > {threshold:g}"
     fig = Figure(figsize=(min(max(0.25 * z_dim + 2.0, 5.0), 12.0), 4.0), layout="constrained")
     ax = fig.add_subplot()
     dims = np.arange(z_dim)
     if used.any():
-        ax.bar(dims[used], kl[used], color="tab:blue", label=f"KL > {threshold:g}")
+        ax.bar(dims[used], kl[used], color="tab:blue", label=f"active: {rule}")
     if not used.all():
-        ax.bar(dims[~used], kl[~used], color="tab:gray", label="collapsed")
-    ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="threshold")
-    ax.set_yscale("symlog", linthresh=threshold)
-    # From 0 (KL >= 0 up to rounding) to above both the tallest bar and the threshold line.
-    ax.set_ylim(min(0.0, kl.min()), 1.5 * max(kl.max(), threshold))
+        ax.bar(dims[~used], kl[~used], color="tab:gray", label="inactive")
+    ax.set_yscale("symlog", linthresh=0.01)
+    # From 0 (KL >= 0 up to rounding) to above the tallest bar.
+    ax.set_ylim(min(0.0, kl.min()), 1.5 * max(kl.max(), 0.01))
     ax.set_xlim(-0.6, z_dim - 0.4)
     if z_dim <= 16:
         ax.set_xticks(dims)
     else:  # about 16 round indices: 0, 5, 10, ... for z_dim = 64
         ax.xaxis.set_major_locator(MaxNLocator(nbins=16, integer=True))
-    ax.set(xlabel="latent dimension", ylabel=f"KL (nats; log scale above {threshold:g})")
-    ax.set_title(f"{active} of {z_dim} latent dimensions active")
+    ax.set(xlabel="latent dimension", ylabel="KL (nats; log scale above 0.01)")
+    ax.set_title(f"{int(used.sum())} of {z_dim} latent dimensions active")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside, not over bars
-    fig.supxlabel(caption, fontsize=8)
+    source = " (Burda et al. 2015)" if variance is not None else ""
+    fig.supxlabel(f"active: {rule}{source}; bar height: the dimension's mean KL", fontsize=8)
     return _save(fig, path)
 
 
 def plot_loss(history: Mapping[str, Sequence] | Sequence[Mapping[str, object]], path) -> Figure:
-    """Plot training curves: one panel each for loss, bce and kl, with ``val_*`` if present.
+    """Plot training curves: one panel each for loss, bce and kl, stacked, with ``val_*``.
 
     ``history`` is a dict of per-epoch lists (``keras.callbacks.History.history``) or a list of
     per-epoch rows as read from ``metrics.csv`` by ``csv.DictReader``: string values are parsed
-    and empty ones (no validation that epoch) are left out. Epochs are numbered from 1.
+    and empty ones (no validation that epoch) are left out. Epochs are numbered from 1. The
+    panels share the epoch axis, one above the other, so the figure stays narrow enough to read
+    on a page; each legend gives the curve's last value, so a run of one or two epochs (a dot,
+    not yet a curve) still says what it reached.
 
     >>> rows = [{"loss": "3.0", "val_loss": ""}, {"loss": "2.0", "val_loss": "2.5"}]
     >>> fig = plot_loss(rows, "loss.png")
@@ -432,20 +439,45 @@ def plot_loss(history: Mapping[str, Sequence] | Sequence[Mapping[str, object]], 
     panels = [name for name in ("loss", "bce", "kl") if name in curves]
     if not panels:
         raise ValueError(f"history: got keys {sorted(curves)}, expected 'loss', 'bce' or 'kl'")
-    fig = Figure(figsize=(4.0 * len(panels), 3.4), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    fig = Figure(figsize=(5.6, 0.4 + 2.0 * len(panels)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False, sharex=True)[:, 0]
+    epochs_seen = 1
     for ax, name in zip(axes, panels, strict=True):
         for key in (name, f"val_{name}"):
             values = curves.get(key, np.array([np.nan]))
             present = ~np.isnan(values)  # validation may run only on some epochs
             if present.any():
                 epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs[present], values[present], marker="o", markersize=3, label=key)
-        ax.set(title=name, xlabel="epoch", ylabel=name)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend()
-    fig.suptitle("training curves")
+                epochs_seen = max(epochs_seen, len(values))
+                _curve(ax, epochs[present], values[present], label=key)
+        ax.set_ylabel(name)
+        ax.legend(fontsize=9, title="last value", title_fontsize=9)
+    axes[-1].set_xlabel("epoch")
+    _epoch_axis(axes[-1], epochs_seen)
+    fig.suptitle(f"training curves ({_epochs_text(epochs_seen)})")
     return _save(fig, path)
+
+
+def _curve(ax, x, y, label: str, **style) -> None:
+    """A metric against the epoch; few points get larger markers, the legend the last value."""
+    size = 6 if len(x) <= 2 else 3
+    ax.plot(x, y, marker="o", markersize=size, label=f"{label} {_short(y[-1])}", **style)
+
+
+def _short(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.5g}"
+
+
+def _epoch_axis(ax, epochs: int) -> None:
+    """Whole epochs on the x axis; a run of one epoch is centred on it, not on a sliver."""
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if epochs <= 2:
+        ax.set_xlim(0.5, epochs + 0.5)
+        ax.set_xticks(range(1, epochs + 1))
+
+
+def _epochs_text(epochs: int) -> str:
+    return "1 epoch: a curve appears from the second" if epochs == 1 else f"{epochs} epochs"
 
 
 def plot_nelbo(rows: Sequence[Mapping[str, object]], path) -> Figure:
@@ -474,13 +506,15 @@ def plot_nelbo(rows: Sequence[Mapping[str, object]], path) -> Figure:
             "rows: no 'nelbo' or 'val_nelbo' values (a run from before the negative ELBO was "
             "logged); skip this plot"
         )
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    fig = Figure(figsize=(5.6, 3.8), layout="constrained")
     ax = fig.add_subplot()
     for name, (x, y) in curves.items():
-        ax.plot(x, y, marker="o", markersize=3, label=f"{name} {y[-1]:.2f}")
-    ax.set(title="negative ELBO", xlabel="epoch", ylabel="negative ELBO (nats per image)")
+        ax.plot(x, y, marker="o", markersize=6 if len(x) <= 2 else 3, label=f"{name} {y[-1]:.2f}")
+    epochs = int(max(x.max() for x, _ in curves.values()))
+    ax.set(xlabel="epoch", ylabel="negative ELBO (nats per image)")
+    ax.set_title(f"negative ELBO ({_epochs_text(epochs)})", fontsize=11)
     _clip_first_epochs(ax, curves)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _epoch_axis(ax, epochs)
     ax.legend(title="final value")
     return _save(fig, path)
 
@@ -516,7 +550,10 @@ def _show(ax, canvas: np.ndarray) -> None:
 
 
 def _save(fig: Figure, path) -> Figure:
-    """Write ``fig`` to ``path`` as a PNG, atomically (:func:`vaekit.io.atomic_path`)."""
+    """Write ``fig`` to ``path`` atomically (:func:`vaekit.io.atomic_path`), in the format its
+    suffix names (:data:`PICTURE_SUFFIXES`; PNG for any other)."""
+    suffix = Path(path).suffix.lower()
+    picture_format = suffix[1:] if suffix in PICTURE_SUFFIXES else "png"
     with atomic_path(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=_DPI)
+        fig.savefig(temporary, format=picture_format, dpi=_DPI)
     return fig

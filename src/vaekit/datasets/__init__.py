@@ -34,7 +34,14 @@ import numpy as np
 
 from vaekit.datasets import fashion_mnist, folder, mnist, npz, shapes
 from vaekit.datasets.idx import read_idx, sha256
-from vaekit.datasets.images import ArrayImages, Factors, FileImages, Images, decode_image
+from vaekit.datasets.images import (
+    DEFAULT_MAX_PIXELS,
+    ArrayImages,
+    Factors,
+    FileImages,
+    Images,
+    decode_image,
+)
 from vaekit.datasets.npz import validate_images
 from vaekit.errors import DataError
 
@@ -112,13 +119,14 @@ def open_images(
     on_bad_file: str = "skip",
     manifest: folder.Manifest | None = None,
     verbose: int = 0,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> ImageData:
     """Open a data set by name, ``.npz`` path or folder path.
 
     Args:
         dataset: a name of :data:`SOURCES`, an ``.npz`` file, or a folder of images.
         shape: (H, W, C) to decode a folder's images to (required for a folder).
-        resize, test_split, labels, on_bad_file: how to read a folder (see
+        resize, test_split, labels, on_bad_file, max_pixels: how to read a folder (see
             :func:`vaekit.datasets.folder.build`).
         manifest: a folder's manifest from an earlier run: its files are read, after
             checking that none changed, instead of listing the folder again.
@@ -137,7 +145,9 @@ def open_images(
         if manifest is None:
             if shape is None:
                 raise DataError(f"{path}: a folder of images needs the (H, W, C) to decode to")
-            manifest = folder.build(path, shape, resize, test_split, labels, on_bad_file, verbose)
+            manifest = folder.build(
+                path, shape, resize, test_split, labels, on_bad_file, verbose, max_pixels
+            )
         return ImageData(
             manifest.images("train"), manifest.images("test"), name, manifest.classes, manifest
         )

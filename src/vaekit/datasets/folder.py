@@ -43,21 +43,30 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import csv
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
+from PIL import Image
 
-from vaekit.datasets.images import FileImages, as_path_array, decode_image
-from vaekit.errors import DataError, one_line
+from vaekit.datasets.images import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    FileImages,
+    as_path_array,
+    decode_image,
+    describe_image_error,
+)
+from vaekit.errors import DataError, one_line, plural, printable
 from vaekit.io import atomic_write_text
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 MANIFEST_VERSION = 1
 SPLIT_SEED = 0  # the held-out test split of a folder without test/ is drawn with this seed
 
@@ -67,7 +76,7 @@ class Manifest:
     """What a run reads from a folder: per split, ``[relative path, size, mtime_ns, label]``.
 
     ``label`` is -1 where there are no labels. ``bad`` lists ``[relative path, reason]`` of the
-    files left out.
+    files left out; ``max_pixels`` is the size limit they were checked with.
     """
 
     root: str
@@ -76,6 +85,7 @@ class Manifest:
     classes: list[str] | None
     files: dict[str, list] = field(default_factory=dict)
     bad: list = field(default_factory=list)
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
 
     def images(self, split: str) -> FileImages:
         """The files of ``split`` ("train" or "test") as :class:`FileImages`."""
@@ -87,6 +97,7 @@ class Manifest:
             tuple(self.shape),
             self.resize,
             None if self.classes is None and (labels < 0).all() else labels,
+            max_pixels=self.max_pixels,
         )
 
     def save(self, path: str | Path) -> None:
@@ -138,8 +149,14 @@ class Manifest:
                 "part of it"] if added else []  # fmt: skip
 
     def write_bad_files(self, path: str | Path) -> None:
-        """``RUN_DIR/bad_files.txt``: one ``path<TAB>reason`` line per file left out."""
-        atomic_write_text(path, "".join(f"{root_path}\t{why}\n" for root_path, why in self.bad))
+        """``RUN_DIR/bad_files.txt``: one ``path<TAB>reason`` line per file left out.
+
+        A path holding a backslash, a tab, a newline or another character that is not printable
+        is written with Python's escapes (``\\``, ``\t``, ``\n``), so every line is one file.
+        """
+        lines = (f"{printable(relative.replace(chr(92), chr(92) * 2))}\t{printable(why)}\n"
+                 for relative, why in self.bad)  # fmt: skip
+        atomic_write_text(path, "".join(lines))
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -154,7 +171,7 @@ def _image_files(folder: Path, recursive: bool = True) -> list[Path]:
         found += [
             Path(directory) / name
             for name in names
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
         ]
     return sorted(found)
 
@@ -164,6 +181,14 @@ def _list_split(folder: Path, root: Path, by_class: bool) -> tuple[list, list[st
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     classes = [p.name for p in subfolders if _image_files(p)]
     top = _image_files(folder, recursive=False)
+    empty = [printable(p.name) for p in subfolders if p.name not in classes]
+    if classes and empty:
+        warnings.warn(
+            f"{printable(folder)}: {plural(len(empty), 'class folder')} without image files "
+            f"left out ({', '.join(empty[:5])}{', ...' if len(empty) > 5 else ''}); the classes "
+            f"are {', '.join(map(printable, classes[:10]))}{', ...' if len(classes) > 10 else ''}",
+            stacklevel=3,
+        )
     if classes and top:
         raise DataError(
             f"{folder}: holds both image files ({top[0].name}, ...) and class folders "
@@ -201,7 +226,9 @@ def _csv_labels(path: Path) -> dict[str, int]:
     return labels
 
 
-def _check(root: Path, entries: list, shape, resize: str, verbose: int = 0) -> tuple[list, list]:
+def _check(
+    root: Path, entries: list, shape, resize: str, max_pixels, verbose: int = 0
+) -> tuple[list, list]:
     """Decode every file once, in threads: ``(good rows with size and mtime, bad [path, why])``.
 
     The files go to the threads a chunk at a time, so memory stays flat however many there are;
@@ -214,15 +241,21 @@ def _check(root: Path, entries: list, shape, resize: str, verbose: int = 0) -> t
             status = path.stat()
             if status.st_size == 0:
                 return entry, None, "empty file"
-            decode_image(path, shape, resize)
-        except (OSError, ValueError, SyntaxError) as error:  # Pillow raises these for bad files
-            return entry, None, f"does not decode ({one_line(error)})"
+            decode_image(path, shape, resize, max_pixels)
+        except MemoryError:
+            raise
+        except Exception as error:  # Pillow raises many types for bad files: all mean "bad"
+            return entry, None, describe_image_error(error)
         return entry, (status.st_size, status.st_mtime_ns), None
 
     good, bad = [], []
     workers = min(8, (os.cpu_count() or 1) * 2)
     bar = keras.utils.Progbar(len(entries), verbose=verbose, unit_name="file")
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    # An image over max_pixels is refused from its header; Pillow's own warning about it (a
+    # possible decompression bomb) would only interrupt the progress bar. The filter is set once
+    # here, in this thread, for the pool's lifetime (warnings filters are global, not per thread).
+    with warnings.catch_warnings(), concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         for start in range(0, len(entries), 1024):
             for (relative, label), found, why in pool.map(check, entries[start : start + 1024]):
                 if why is None:
@@ -241,6 +274,7 @@ def build(
     labels: str = "auto",
     on_bad_file: str = "skip",
     verbose: int = 0,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> Manifest:
     """List and check a folder of images (see the module docstring).
 
@@ -252,6 +286,7 @@ def build(
         labels: "auto" (class folders, if any), "none", or the path of a ``file,label`` CSV.
         on_bad_file: "skip" (leave such files out, listed in the manifest) or "error".
         verbose: 1 shows a progress bar while the files are checked.
+        max_pixels: a larger image (width x height) is a bad file (``data.max_image_pixels``).
 
     Raises:
         DataError: no images, a CSV that does not parse, a bad file with ``on_bad_file: error``,
@@ -276,7 +311,8 @@ def build(
                 )
     if not listed["train"]:
         raise DataError(
-            f"{root}: no image files ({', '.join(sorted(SUFFIXES))}) in it or in its class folders"
+            f"{root}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in it or in its "
+            "class folders"
         )
     number = {name: i for i, name in enumerate(classes or [])}
     table = _csv_labels(Path(labels).expanduser()) if labels not in ("auto", "none") else None
@@ -291,30 +327,47 @@ def build(
                 resolved.append((relative, number[name] if name is not None else -1))
         listed[split] = resolved
 
-    manifest = Manifest(str(root), tuple(shape), resize, classes)
+    manifest = Manifest(str(root), tuple(shape), resize, classes, max_pixels=max_pixels)
     for split, entries in listed.items():
-        good, bad = _check(root, entries, shape, resize, verbose)
+        good, bad = _check(root, entries, shape, resize, max_pixels, verbose)
         manifest.files[split] = good
         manifest.bad += bad
+        if not good:
+            raise DataError(
+                f"{printable(split_folders[split])}: none of its {plural(len(bad), 'image file')} "
+                f"is readable: {_reasons(bad)}"
+            )
     if manifest.bad and on_bad_file == "error":
         relative, why = manifest.bad[0]
         raise DataError(
-            f"{root / relative}: {why}; {len(manifest.bad)} bad files in all (set "
-            "data.on_bad_file: skip to leave them out)"
+            f"{printable(root / relative)}: {why}; {plural(len(manifest.bad), 'bad file')} in all "
+            "(set data.on_bad_file: skip to leave them out)"
         )
     if "test" not in manifest.files:
         _hold_out(manifest, test_split)
-    for split, rows in manifest.files.items():
-        if not rows:
-            raise DataError(f"{root}: no readable images left for the {split} split")
     return manifest
+
+
+def _reasons(bad: list) -> str:
+    """What was wrong with bad files, most common first: ``3 empty file, 1 truncated (...)``."""
+    counts = collections.Counter(why.split(" (")[0] for _, why in bad)
+    first, why = bad[0]
+    return (
+        "; ".join(f"{count} {reason}" for reason, count in counts.most_common(4))
+        + ("; ..." if len(counts) > 4 else "")
+        + f" (first: {printable(first)}: {why})"
+    )
 
 
 def _hold_out(manifest: Manifest, fraction: float) -> None:
     """Move ``fraction`` of the training files, drawn with :data:`SPLIT_SEED`, to the test split."""
     rows = manifest.files["train"]
     if len(rows) < 2:
-        raise DataError(f"{manifest.root}: {len(rows)} readable image; a test split needs two")
+        bad = f" ({plural(len(manifest.bad), 'bad file')} left out)" if manifest.bad else ""
+        raise DataError(
+            f"{printable(manifest.root)}: {plural(len(rows), 'readable image')}{bad}; a training "
+            "and a test split need two at least"
+        )
     count = min(len(rows) - 1, max(1, round(len(rows) * fraction)))
     held = set(np.random.default_rng(SPLIT_SEED).permutation(len(rows))[:count].tolist())
     manifest.files = {

@@ -24,18 +24,47 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from vaekit.errors import one_line, printable
 from vaekit.io import atomic_path
 
+# The file names a folder of images is listed by (Pillow reads them all).
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 # How images of another size reach the set's (H, W): the choices of ``data.resize``.
 RESIZES = ("center_crop", "resize")
 # Pillow modes with more than 8 bits a channel: converting them to 8 bits would clip or wrap.
 WIDE_MODES = {"I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
+# The largest image (width x height) decoded: ``data.max_image_pixels``. Pillow's own default
+# limit, above which it warns of a decompression bomb (a small file that decodes to gigabytes).
+DEFAULT_MAX_PIXELS = 89_478_485
+
+
+class BadImage(ValueError):
+    """A file that is not an image vaekit can use; the message says why, in words."""
+
+
+def describe_image_error(error: Exception) -> str:
+    """Why a file did not decode, in words (Pillow's exception types are not for people).
+
+    >>> describe_image_error(Image.UnidentifiedImageError("cannot identify image file 'x'"))
+    'not an image file Pillow can read'
+    """
+    message = " ".join(str(error).split())
+    if isinstance(error, BadImage):
+        return message
+    if isinstance(error, Image.UnidentifiedImageError):
+        return "not an image file Pillow can read"
+    if "truncated" in message.lower():
+        return "truncated (the file ends before the image does)"
+    if isinstance(error, SyntaxError):  # Pillow's plugins raise it for a malformed header
+        return f"malformed header ({printable(message)})"
+    return f"does not decode ({one_line(error)})"
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,7 @@ class FileImages:
         shape: (H, W, C) the images are decoded to; C is 1 (grey) or 3 (RGB).
         resize: "center_crop" or "resize" (see :func:`decode_image`).
         labels: int64 class labels (N,), or None.
+        max_pixels: the largest image decoded (see :func:`decode_image`).
     """
 
     paths: np.ndarray  # (N,) str
@@ -119,6 +149,7 @@ class FileImages:
     resize: str = "center_crop"
     labels: np.ndarray | None = None
     factors: Factors | None = None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
     in_memory = False
 
     def __len__(self) -> int:
@@ -129,7 +160,7 @@ class FileImages:
         paths = self.paths[np.asarray(indices)]
         batch = np.empty((len(paths), *self.shape), np.uint8)
         for i, path in enumerate(paths):
-            batch[i] = decode_image(path, self.shape, self.resize)
+            batch[i] = decode_image(path, self.shape, self.resize, self.max_pixels)
         return batch
 
     def take(self, indices) -> np.ndarray:
@@ -146,7 +177,12 @@ class FileImages:
 Images = ArrayImages | FileImages
 
 
-def decode_image(path, shape: tuple[int, int, int], resize: str = "center_crop") -> np.ndarray:
+def decode_image(
+    path,
+    shape: tuple[int, int, int],
+    resize: str = "center_crop",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
     """Decode one image file to uint8 of ``shape`` (H, W, C).
 
     The image is turned upright by its EXIF orientation, converted to grey (C = 1, by ITU-R 601
@@ -155,9 +191,14 @@ def decode_image(path, shape: tuple[int, int, int], resize: str = "center_crop")
     and scales it, ``resize`` scales the whole image (changing its aspect ratio if need be); both
     use Pillow's bilinear filter with antialiasing when shrinking.
 
+    An image of more than ``max_pixels`` (width x height; None: no limit) is refused from its
+    header, before anything is decoded: a 20,000 x 20,000 PNG would take 1.2 GB as RGB.
+
     Raises:
-        OSError or ValueError: the file is empty, does not decode, or has more than 8 bits a
-            channel (the folder source reports such a file as bad, by path).
+        BadImage: more than ``max_pixels``, or more than 8 bits a channel;
+        OSError, ValueError or another exception of Pillow's: the file does not decode
+        (:func:`describe_image_error` says why in words; the folder source reports such a file
+        as bad, by path).
 
     Example:
         >>> import tempfile, os
@@ -167,9 +208,27 @@ def decode_image(path, shape: tuple[int, int, int], resize: str = "center_crop")
         ((8, 8, 1), 255)
     """
     height, width, channels = shape
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)  # reads the header only
+    except Image.DecompressionBombError as error:  # over twice Pillow's own limit
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = int(found.group(1)) if found else 0
+        if max_pixels is not None and pixels > max_pixels:
+            raise BadImage(
+                f"{pixels:,} pixels, more than data.max_image_pixels ({max_pixels:,})"
+            ) from None
+        raise BadImage(
+            f"{pixels:,} pixels, more than Pillow decodes ({2 * Image.MAX_IMAGE_PIXELS:,}, twice "
+            "PIL.Image.MAX_IMAGE_PIXELS)"
+        ) from None
+    with opened as image:
+        if max_pixels is not None and image.width * image.height > max_pixels:
+            raise BadImage(
+                f"{image.width:,} x {image.height:,} pixels, more than data.max_image_pixels "
+                f"({max_pixels:,})"
+            )
         if image.mode in WIDE_MODES:
-            raise ValueError(f"{image.mode} pixels (more than 8 bits a channel)")
+            raise BadImage(f"{image.mode} pixels (more than 8 bits a channel)")
         image = ImageOps.exif_transpose(image)
         image = image.convert("L" if channels == 1 else "RGB")  # also loads (decodes) it fully
         if image.size != (width, height):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaekit.datasets.images import ArrayImages
+from vaekit.datasets.images import IMAGE_SUFFIXES, ArrayImages
 from vaekit.errors import DataError, one_line
 
 
@@ -69,17 +69,52 @@ def _validate_labels(y: np.ndarray, count: int, name: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
+ZIP_MAGIC, NPY_MAGIC = b"PK\x03\x04", b"\x93NUMPY"
+
+
+def _check_kind(path: Path) -> None:
+    """Name what a file given as ``data.dataset`` is, if it is not an .npz (a zip of arrays)."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(6)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({one_line(error)})") from None
+    if start.startswith(ZIP_MAGIC):
+        return
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise DataError(
+            f"{path}: one image file; data.dataset takes a folder of images (put the images in "
+            "a folder and give its path), a data set name (vaekit datasets) or an .npz file"
+        )
+    if start.startswith(NPY_MAGIC):
+        raise DataError(f"{path}: holds a single array, expected an .npz with x_train and x_test")
+    raise DataError(
+        f"{path}: not an .npz file (the zip of arrays numpy.savez writes); data.dataset takes an "
+        ".npz, a folder of images or a data set name (vaekit datasets)"
+    )
+
+
 def load(path: Path) -> tuple[ArrayImages, ArrayImages]:
     """The ``(train, test)`` images of an .npz file, checked by :func:`validate_images`."""
+    _check_kind(path)
+    key = None
     try:
-        loaded, arrays = np.load(path, allow_pickle=False), None
-        if isinstance(loaded, np.lib.npyio.NpzFile):  # not a .npy file holding one array
-            with loaded:
-                arrays = {key: loaded[key] for key in loaded.files}
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, zlib.error) as error:
-        raise DataError(f"{path}: cannot read as .npz ({one_line(error)})") from error
-    if arrays is None:
-        raise DataError(f"{path}: holds a single array, expected an .npz with x_train and x_test")
+        with np.load(path, allow_pickle=False) as loaded:
+            arrays = {}
+            for key in loaded.files:
+                arrays[key] = loaded[key]
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise DataError(f"{path}: cannot read as .npz ({one_line(error)})") from None
+        raise DataError(
+            f"{path}: array {key!r} holds Python objects, which vaekit does not unpickle (that "
+            "could run code); save numeric arrays, e.g. numpy.savez(path, x_train=uint8_images, "
+            "x_test=...)"
+        ) from None
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+        raise DataError(
+            f"{path}: cannot read as .npz: truncated or corrupt ({one_line(error)})"
+        ) from None
     for key in ("x_train", "x_test"):
         if key not in arrays:
             raise DataError(

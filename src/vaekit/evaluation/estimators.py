@@ -132,6 +132,7 @@ def estimate(
     seed: int = 0,
     indices: Sequence[int] | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
+    progress: Callable[[int], None] | None = None,
 ) -> Estimates:
     """Reconstruction, KL and IWAE estimates of a batch of images (see the module docstring).
 
@@ -145,6 +146,7 @@ def estimate(
         indices: each image's index in the evaluated set, which keys its noise (default 0..B-1).
         max_points: at most this many latent points per ``log_likelihood`` call (at least one
             image's sample).
+        progress: called after each call with the number of latent points it decoded.
 
     Returns:
         :class:`Estimates` of the B images.
@@ -169,11 +171,12 @@ def estimate(
             samples,
             generators,
             max_points,
+            progress,
         )
     return Estimates(reconstruction, kl, iwae)
 
 
-def _group(log_likelihood, images, mu, log_var, samples, generators, max_points):
+def _group(log_likelihood, images, mu, log_var, samples, generators, max_points, progress=None):
     """``(reconstruction, iwae)`` of n <= max_points images, decoding chunks of their samples."""
     count, dims = mu.shape
     chunk = max(1, min(samples, max_points // count))  # samples per image per call
@@ -202,6 +205,8 @@ def _group(log_likelihood, images, mu, log_var, samples, generators, max_points)
             np.exp(log_w - shift[:, None]), axis=-1
         )
         nll_sum -= np.sum(log_px, axis=-1)
+        if progress is not None:
+            progress(count * size)
     with np.errstate(divide="ignore"):  # every weight 0: log 0 = -inf, an infinite estimate
         iwae = -(shift + np.log(running_sum) - math.log(samples))
     return nll_sum / samples, iwae

@@ -18,6 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import sys
+import time
+
 import keras
 import numpy as np
 
@@ -28,6 +31,7 @@ from vaekit.evaluation.estimators import (
     estimate,
     model_log_likelihood,
 )
+from vaekit.resources import format_seconds
 
 
 def posterior(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,13 +63,59 @@ def evaluate_images(
     """
     images = as_images(images)
     likelihood = model_log_likelihood(model)
-    bar = keras.utils.Progbar(len(images), verbose=verbose, unit_name="image")
+    total = len(images) * samples
+    if verbose:
+        print(
+            f"evaluating {len(images):,} images x K = {samples:,} samples: {total:,} latent "
+            f"points, decoded {min(max_points, total):,} at a time",
+            file=sys.stderr,
+            flush=True,
+        )
+    # Progress counts latent points (what costs time), after every decoding call: with a large K
+    # one batch of images is many calls, and its first update comes within a second.
+    bar = keras.utils.Progbar(total, verbose=verbose, unit_name="point")
+    timing = _Timing(total, verbose)
     parts = []
     for start in range(0, len(images), batch_size):
         indices = np.arange(start, min(start + batch_size, len(images)))
         batch = images.take(indices)  # (B, H, W, C) float32
         mu, log_var = posterior(model, batch)
-        part = estimate(likelihood, batch, mu, log_var, samples, seed, indices, max_points)
+
+        def progress(points):
+            bar.add(points)
+            timing.add(points)
+
+        part = estimate(
+            likelihood, batch, mu, log_var, samples, seed, indices, max_points, progress
+        )
         parts.append(part)
-        bar.update(indices[-1] + 1, values=[("iwae", float(np.mean(part.iwae)))])
+        bar.add(0, values=[("iwae", float(np.mean(part.iwae)))])
     return Estimates.concatenate(parts)
+
+
+class _Timing:
+    """Says, a second into the evaluation, how long the whole of it will take: timed from the end
+    of the first decoding call, whose time is mostly tracing the decoder."""
+
+    def __init__(self, total: int, verbose: int):
+        self.total, self.verbose, self.done = total, verbose, 0
+        self.started, self.first, self.said = None, 0, not verbose
+
+    def add(self, points: int) -> None:
+        self.done += points
+        if self.started is None:
+            self.started, self.first = time.perf_counter(), self.done
+            return
+        elapsed = time.perf_counter() - self.started
+        if self.said or elapsed < 1.0 or self.done >= self.total:
+            return
+        self.said = True
+        rate = (self.done - self.first) / elapsed
+        if rate > 0:
+            left = (self.total - self.done) / rate
+            print(
+                f"\nabout {format_seconds(left)} more at {rate:,.0f} latent points a "
+                f"second on this machine (--limit N or a smaller --samples K take less)",
+                file=sys.stderr,
+                flush=True,
+            )

@@ -41,15 +41,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from vaekit import resources
 from vaekit.config import Config
 from vaekit.datasets.binarize import TEST_STREAM, TRAIN_STREAM, binarize_static
 from vaekit.errors import VaekitError
 from vaekit.evaluation.estimators import DEFAULT_MAX_POINTS
 from vaekit.evaluation.images import evaluate_images
-from vaekit.io import atomic_write_text
+from vaekit.io import atomic_write_text, check_output_file
 from vaekit.models.strategies import check_backend
 from vaekit.training.lock import RunLock
-from vaekit.training.run import RunFolder, load_data, load_run_model
+from vaekit.training.run import RunFolder, load_data, load_run_model, open_run
 from vaekit.version import __version__
 
 DEFAULT_SAMPLES = 1000
@@ -85,9 +86,14 @@ def evaluate_run(
         What the JSON file holds (see the module docstring).
     """
     _check_arguments(samples, split, limit, batch_size, seed, max_points)
-    run = RunFolder.existing(path)
-    config = Config.load(run.config)
+    if out is not None:
+        check_output_file(out, "--out", (".json",))
+    run, config, source = open_run(path)
     check_backend(config.model.kl_strategy)
+    resources.check_fits(
+        resources.decoding_memory(config.model, max_points, "--max-points"),
+        f"decoding {max_points:,} latent points at a time",
+    )
     images = _split_images(config, run, split, limit)
     batch_size = batch_size or config.train.batch_size
     target = Path(out) if out is not None else run.path / FILE_NAME
@@ -95,7 +101,7 @@ def evaluate_run(
     inside = target.resolve().parent == run.path.resolve()
     with RunLock(run.path, "vaekit evaluate") if inside else contextlib.nullcontext():
         started = time.perf_counter()
-        vae = load_run_model(run)
+        vae = load_run_model(run, source)
         # Compiled again with the model's own loss: a model saved before objectives existed
         # loads with its saved loss (cross-entropy on probabilities), not one on its logits.
         vae.compile()

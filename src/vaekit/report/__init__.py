@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
@@ -30,8 +31,8 @@ import yaml
 
 from vaekit import plots
 from vaekit.config import Config
-from vaekit.errors import VaekitError
-from vaekit.io import atomic_write_text
+from vaekit.errors import VaekitError, one_line
+from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report.explorer import explore
 from vaekit.report.html import render_page
 
@@ -64,6 +65,7 @@ def write_report(
     points: int = DEFAULT_POINTS,
     grid: int = DEFAULT_GRID,
     verbose: int = 0,
+    notify: bool = False,
 ) -> Path:
     """Write the report of a run folder; returns its path.
 
@@ -77,6 +79,7 @@ def write_report(
         points: the explorer shows at most this many test images.
         grid: the explorer decodes a ``grid x grid`` lattice of its plane.
         verbose: 1 shows Keras's progress bar (plots, explorer, page).
+        notify: warn when the page shows fewer ``points`` or a coarser ``grid`` than asked for.
 
     Raises:
         VaekitError: not a run folder, bad ``points`` or ``grid``, or no model to load.
@@ -84,17 +87,18 @@ def write_report(
     for flag, value, lowest in (("--points", points, 1), ("--grid", grid, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise VaekitError(f"{flag}: got {value!r}, expected an integer >= {lowest}")
-    run = runs.RunFolder.existing(run_dir)
-    config = Config.load(run.config)
+    if out is not None:
+        check_output_file(out, "--out", (".html", ".htm"))
+    run, config, source = runs.open_run(run_dir)
     data = runs.load_data(config, run=run, verbose=verbose)
     target = Path(out) if out is not None else run.path / FILE_NAME
     inside = target.resolve().parent == run.path.resolve()
     with RunLock(run.path, "vaekit report") if inside else contextlib.nullcontext():
-        vae = runs.load_run_model(run)
+        vae = runs.load_run_model(run, source)
         if inside and not any(run.plots.glob("*.png")):
             runs.write_plots(vae, run, data.test, config.train.seed, data.source.classes, verbose)
         return write_run_report(
-            vae, run, data.test, data.source.classes, target, points, grid, verbose
+            vae, run, data.test, data.source.classes, target, points, grid, verbose, source, notify
         )
 
 
@@ -107,6 +111,8 @@ def write_run_report(
     points: int = DEFAULT_POINTS,
     grid: int = DEFAULT_GRID,
     verbose: int = 0,
+    source: Path | None = None,
+    notify: bool = False,
 ) -> Path:
     """Write the report from a loaded model; the caller holds the run folder's lock if needed.
 
@@ -118,6 +124,8 @@ def write_run_report(
         classes: the names of the labels, or None.
         out: the HTML file (default ``RUN_DIR/report.html``), written atomically.
         points, grid, verbose: see :func:`write_report`.
+        source: the model file ``vae`` was loaded from (default ``RUN_DIR/model.keras``).
+        notify: see :func:`write_report`.
 
     >>> write_run_report(vae, run, data.test, data.source.classes)  # doctest: +SKIP
     PosixPath('runs/mnist/report.html')
@@ -137,9 +145,13 @@ def write_run_report(
     bar.add(1)
     explorer = None
     if len(test):  # encodes the points and decodes the grid: the long step
-        explorer = explore(vae, test, points=points, grid=grid, class_names=classes).to_json()
+        explorer = explore(vae, test, points, grid, classes, notify).to_json()
     bar.add(1)
-    model = "model.keras" if run.model.exists() else "the newest checkpoint (training unfinished)"
+    source = Path(source) if source is not None else run.model
+    model = source.name
+    if source != run.model:
+        why = "damaged" if run.model.exists() else "not written yet: training unfinished"
+        model = f"{source.name}, the newest checkpoint (model.keras {why})"
     summary = [
         ("run folder", str(run.path)),
         ("model", f"{model}; z_dim {vae.config.z_dim}, input {list(config.model.input_dim)}"),
@@ -154,7 +166,7 @@ def write_run_report(
         metrics=rows,
         curves=curves,
         plots=[(name, pictures[name]) for name in ordered],
-        evaluation=_read_evaluation(run.path / "evaluation.json"),
+        evaluation=read_evaluation(run.path / "evaluation.json"),
         explorer=explorer,
         notes=notes,
     )
@@ -174,10 +186,18 @@ def _draw_curves(rows: list[dict]) -> list[tuple[str, bytes]]:
     return curves
 
 
-def _read_evaluation(path: Path) -> dict | None:
-    """``evaluation.json``, or None if it is missing or unreadable (the page says so)."""
+def read_evaluation(path: Path) -> dict | str | None:
+    """``evaluation.json``; None if there is none, or a line saying why it cannot be read (the
+    page shows it: a damaged evaluation is not a missing one)."""
+    if not path.exists():
+        return None
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) else None
+    except (OSError, ValueError) as error:
+        warnings.warn(
+            f"{path}: unreadable ({one_line(error)}); the report leaves it out", stacklevel=3
+        )
+        return f"{path.name} is unreadable ({one_line(error)})"
+    if not isinstance(result, dict) or not isinstance(result.get("nats_per_image"), dict):
+        return f"{path.name} is not an evaluation vaekit wrote"
+    return result

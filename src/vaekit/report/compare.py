@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import html
 import io
-import json
 from pathlib import Path
 
 import yaml
 from matplotlib.figure import Figure
 
-from vaekit.errors import VaekitError
-from vaekit.io import atomic_write_text
+from vaekit.config import DuplicateKeyError, parse_yaml
+from vaekit.errors import VaekitError, plural
+from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report import html as html_page
+from vaekit.report import read_evaluation
 from vaekit.training.callbacks import read_metrics
 
 # Curves overlaid, one figure each: (training key, validation key, what it is).
@@ -35,6 +36,13 @@ CURVES = (
     ("nelbo", "val_nelbo", "negative ELBO, nats per image"),
 )
 FINAL = ("loss", "bce", "kl", "val_loss", "nelbo", "val_nelbo", "seconds")
+# matplotlib's tab20: pairs of a dark and a light shade of one hue, a pair per run.
+PAIRS = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in (
+    (31, 119, 180), (174, 199, 232), (255, 127, 14), (255, 187, 120), (44, 160, 44),
+    (152, 223, 138), (214, 39, 40), (255, 152, 150), (148, 103, 189), (197, 176, 213),
+    (140, 86, 75), (196, 156, 148), (227, 119, 194), (247, 182, 210), (127, 127, 127),
+    (199, 199, 199), (188, 189, 34), (219, 219, 141), (23, 190, 207), (158, 218, 229),
+)]  # fmt: skip
 EVALUATED = ("nelbo", "iwae")  # evaluation.json's nats_per_image entries shown
 
 
@@ -71,10 +79,12 @@ def compare_runs(run_dirs, out) -> Path:
     for run in runs:
         if not (run / "config.yaml").is_file():
             raise VaekitError(f"{run}: not a vaekit run folder (no config.yaml)")
+    if out is not None:
+        check_output_file(out, "--out", (".html", ".htm"))
     names = _names(runs)
-    configs = [flatten(yaml.safe_load((run / "config.yaml").read_text()) or {}) for run in runs]
+    configs = [flatten(_read_config(run / "config.yaml")) for run in runs]
     metrics = [read_metrics(run / "metrics.csv") for run in runs]
-    evaluations = [_evaluation(run) for run in runs]
+    evaluations = [read_evaluation(run / "evaluation.json") for run in runs]
     sections = [
         ("Configuration", _config_table(names, configs)),
         ("Curves", _curves(names, metrics)),
@@ -85,7 +95,9 @@ def compare_runs(run_dirs, out) -> Path:
         f"<section><h2>{title}</h2>\n{content}\n</section>" for title, content in sections
     )
     title = html.escape(" vs ".join(names))
-    page = PAGE.format(title=title, style=html_page.STYLE + EXTRA_STYLE, body=body)
+    page = PAGE.format(
+        title=title, style=html_page.STYLE + EXTRA_STYLE, body=body, script=html_page.LIGHTBOX
+    )
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,11 +114,21 @@ def _names(runs: list[Path]) -> list[str]:
     return [str(run) if names.count(name) > 1 else name for run, name in pairs]
 
 
-def _evaluation(run: Path) -> dict | None:
+def _read_config(path: Path) -> dict:
+    """A run's ``config.yaml`` as written (any vaekit version's), or an error naming the file."""
     try:
-        return json.loads((run / "evaluation.json").read_text())
-    except (OSError, ValueError):
-        return None
+        values = parse_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as error:
+        raise VaekitError(f"{path}: line {error.line}: {error.message}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise VaekitError(f"{path}: not a readable config{line}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(isinstance(v, dict | None) for v in values.values()):
+        raise VaekitError(f"{path}: expected a mapping with sections model, data, train")
+    return values
 
 
 def _config_table(names: list[str], configs: list[dict[str, str]]) -> str:
@@ -122,7 +144,11 @@ def _config_table(names: list[str], configs: list[dict[str, str]]) -> str:
         )
 
     head = "<tr><th>setting</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
-    summary = f"{len(differ)} settings differ" if differ else "the configs are the same"
+    summary = (
+        f"{plural(len(differ), 'setting')} {'differs' if len(differ) == 1 else 'differ'}"
+        if differ
+        else "the configs are the same"
+    )
     return (
         f'<p class="note">{summary}; the {len(same)} shared ones are folded below.</p>'
         f'<table class="compare">{head}{rows(differ, "differs")}</table>'
@@ -137,22 +163,28 @@ def _curves(names: list[str], metrics: list[list[dict]]) -> str:
         fig = Figure(figsize=(6.0, 3.6), layout="constrained")
         ax = fig.add_subplot()
         drawn = False
+        epochs = 1
         for index, (name, rows) in enumerate(zip(names, metrics, strict=True)):
-            color = f"C{index % 10}"
-            for key, style in ((train_key, "-"), (validation_key, "--")):
+            # A colour pair per run: dark and solid for training, light and dashed for validation.
+            for shade, (key, style) in enumerate(((train_key, "-"), (validation_key, "--"))):
                 points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
                 if points:
                     x, y = zip(*points, strict=True)
                     suffix = "" if key == train_key else " (validation)"
-                    ax.plot(x, y, style, color=color, marker="o", markersize=2,
-                            label=f"{name}{suffix}")  # fmt: skip
+                    epochs = max(epochs, int(max(x)))
+                    ax.plot(x, y, style, color=PAIRS[(2 * index + shade) % len(PAIRS)],
+                            marker="o", markersize=5 if len(x) <= 2 else 2,
+                            label=f"{name}{suffix} {y[-1]:.4g}")  # fmt: skip
                     drawn = True
         if not drawn:
             continue
         ax.set(title=what, xlabel="epoch")
-        ax.legend(fontsize=7)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if epochs <= 2:
+            ax.set_xlim(0.5, epochs + 0.5)
+        ax.legend(fontsize=7, title="last value", title_fontsize=7)
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
+        fig.savefig(buffer, format="png", dpi=120)
         figures.append((what, buffer.getvalue()))
     return html_page.figures(figures, "no metrics.csv in these runs yet")
 
@@ -165,16 +197,28 @@ def _final_table(names, metrics, evaluations) -> str:
         last = rows[-1] if rows else {}
         cells = "".join(f"<td>{_number(last.get(key))}</td>" for key in FINAL)
         for key in EVALUATED:
-            entry = (evaluation or {}).get("nats_per_image", {}).get(key)
-            shown = ""
-            if entry and entry.get("mean") is not None:
+            entry = evaluation["nats_per_image"].get(key) if isinstance(evaluation, dict) else None
+            if evaluation is None:
+                shown = '<span class="note">not evaluated</span>'
+            elif isinstance(evaluation, str):
+                shown = f'<span class="note" title="{html.escape(evaluation)}">unreadable</span>'
+            elif not isinstance(entry, dict) or entry.get("mean") is None:
+                shown = '<span class="note">not finite</span>'
+            else:
                 error = entry.get("standard_error")
                 shown = f"{entry['mean']:.2f}" + (f" ± {error:.2f}" if error is not None else "")
                 shown += f" ({evaluation.get('samples')})"
             cells += f"<td>{shown}</td>"
         epochs = int(last["epoch"]) if last.get("epoch") is not None else 0
         body += f"<tr><th>{html.escape(name)}</th><td>{epochs}</td>{cells}</tr>"
-    return f'<table class="compare numbers">{head}{body}</table>'
+    note = ""
+    if any(evaluation is None for evaluation in evaluations):
+        note = (
+            '<p class="note">not evaluated: <code>vaekit evaluate RUN_DIR</code> measures a '
+            "run's test set in nats; —: no such value in metrics.csv (no validation, or a "
+            "run from before it was logged)</p>"
+        )
+    return f'<table class="compare numbers">{head}{body}</table>{note}'
 
 
 def _samples(names: list[str], runs: list[Path]) -> str:
@@ -188,7 +232,7 @@ def _samples(names: list[str], runs: list[Path]) -> str:
 
 def _number(value) -> str:
     if value is None:
-        return ""
+        return "—"
     return f"{value:.5g}" if isinstance(value, float) else str(value)
 
 
@@ -207,5 +251,5 @@ PAGE = """<!DOCTYPE html>
 <body><main>
 <h1>vaekit compare: {title}</h1>
 {body}
-</main></body></html>
+</main><script>{script}</script></body></html>
 """

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,7 +176,9 @@ class Explorer:
         }
 
 
-def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> Explorer:
+def explore(
+    vae, test, points: int = 2000, grid: int = 40, class_names=None, notify: bool = False
+) -> Explorer:
     """Encode, project and decode what the explorer shows; four batched model calls in all.
 
     Args:
@@ -185,6 +188,8 @@ def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> 
         points: at most this many test images (and fewer when they exceed the size bound).
         grid: the decoded lattice is ``grid x grid`` (coarser when it exceeds the size bound).
         class_names: names of the label values, for the legend.
+        notify: warn when fewer points or a coarser grid than asked for are shown (for values a
+            person chose, e.g. ``vaekit report --grid``).
 
     >>> explorer = explore(vae, data.test, points=500, grid=20)  # doctest: +SKIP
     >>> explorer.grid_sheet.count  # doctest: +SKIP
@@ -195,8 +200,23 @@ def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> 
     if len(test) == 0:
         raise ValueError("test: no test images to encode")
     values = math.prod(test.shape)  # per image
-    count = max(1, min(points, len(test), MAX_SHEET_VALUES // values))
-    grid = max(2, min(grid, math.isqrt(MAX_SHEET_VALUES // values)))
+    size = "x".join(map(str, test.shape))
+    fits = max(1, MAX_SHEET_VALUES // values)
+    if notify and points > min(len(test), fits):
+        why = f"the test set has {len(test):,}" if len(test) <= fits else (
+            f"the page holds {fits:,} images of {size}")  # fmt: skip
+        warnings.warn(
+            f"--points {points:,}: showing {min(len(test), fits):,} ({why})", stacklevel=2
+        )
+    count = max(1, min(points, len(test), fits))
+    if notify and grid > max(2, math.isqrt(fits)):
+        side = max(2, math.isqrt(fits))
+        warnings.warn(
+            f"--grid {grid:,}: decoding a {side} x {side} grid, the most the page holds of "
+            f"{size} images (a sprite sheet of at most {MAX_SHEET_VALUES:,} pixel values)",
+            stacklevel=2,
+        )
+    grid = max(2, min(grid, math.isqrt(fits)))
     chosen = np.unique(np.linspace(0, len(test) - 1, count).round().astype(np.int64))
     count = len(chosen)
     sample = test.subset(chosen)
@@ -227,10 +247,17 @@ def explore(vae, test, points: int = 2000, grid: int = 40, class_names=None) -> 
 
 
 def _extent(xy: np.ndarray) -> tuple[float, float, float, float]:
-    """The points' range on each axis, widened by :data:`MARGIN` (and to 1 if it is empty)."""
+    """The points' range on each axis, widened by :data:`MARGIN`, however tight the cloud; an
+    axis with no spread at all (one point, or an unused axis) spans 1 around it.
+
+    >>> _extent(np.array([[0.0, 0.0], [0.1, 0.02]]))  # a tight cloud fills the plane
+    (-0.005, 0.105, -0.001, 0.021)
+    """
     bounds = []
     for axis in (0, 1):
         low, high = float(xy[:, axis].min()), float(xy[:, axis].max())
-        middle, half = (low + high) / 2, max((high - low) / 2, 0.5)
+        middle, half = (low + high) / 2, (high - low) / 2
+        if half <= 1e-9 * max(1.0, abs(middle)):
+            half = 0.5
         bounds += [middle - half * (1 + 2 * MARGIN), middle + half * (1 + 2 * MARGIN)]
-    return tuple(bounds)
+    return tuple(round(bound, 12) for bound in bounds)

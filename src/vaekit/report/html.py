@@ -53,7 +53,7 @@ def render_page(
         config_text: the resolved ``config.yaml``.
         metrics: ``metrics.csv``'s rows (dicts of numbers or None).
         curves, plots: ``(name, PNG bytes)`` of the training curves and of the other plots.
-        evaluation: ``evaluation.json``'s content, or None.
+        evaluation: ``evaluation.json``'s content, None, or why it cannot be read.
         explorer: :meth:`vaekit.report.explorer.Explorer.to_json`, or None.
         notes: lines about what is missing and how to get it.
     """
@@ -82,6 +82,7 @@ def render_page(
         navigation=navigation,
         body=body,
         data=data.replace("</", "<\\/"),  # no "</script>" inside the script element
+        lightbox=LIGHTBOX,
         script=SCRIPT,
         style=STYLE,
     )
@@ -98,19 +99,37 @@ def _fill(template: str, **parts: str) -> str:
     return template
 
 
+# Figures are shown at this fraction of their pixel width (at most the page's width): plots are
+# drawn at 120 dpi, so their 10-point text shows 12.5 CSS pixels high, 8-point tick labels 10. A
+# click opens the figure at its full size.
+DISPLAY_SCALE = 0.75
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """``(width, height)`` in pixels of PNG bytes, from the IHDR chunk."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        raise ValueError("not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def figures(images: Sequence[tuple[str, bytes]], empty: str) -> str:
-    """Figures of ``(caption, PNG bytes)`` in a wrapping row, or a note saying ``empty``."""
+    """Figures of ``(caption, PNG bytes)`` in a wrapping row, or a note saying ``empty``.
+
+    Each is as wide as :data:`DISPLAY_SCALE` of its pixels (or the page, if narrower), and opens
+    at full size when clicked (the page's ``LIGHTBOX`` script).
+    """
     if not images:
         return f'<p class="note">{html.escape(empty)}</p>'
-    return (
-        '<div class="figures">'
-        + "".join(
-            f'<figure><img src="{png_uri(png)}" alt="{html.escape(name)}">'
-            f"<figcaption>{html.escape(name)}</figcaption></figure>"
-            for name, png in images
+    items = []
+    for name, png in images:
+        width, height = png_size(png)
+        shown = round(width * DISPLAY_SCALE)
+        items.append(
+            f'<figure style="width: {shown}px"><img src="{png_uri(png)}" '
+            f'alt="{html.escape(name)}" width="{width}" height="{height}" '
+            f'title="click to enlarge"><figcaption>{html.escape(name)}</figcaption></figure>'
         )
-        + "</div>"
-    )
+    return '<div class="figures">' + "".join(items) + "</div>"
 
 
 def _number(value, column: str) -> str:
@@ -137,10 +156,11 @@ def _metrics_section(rows: Sequence[dict], curves: Sequence[tuple[str, bytes]]) 
     return figures(curves, "no training curves") + table
 
 
-def _evaluation_section(result: dict | None) -> str:
-    if result is None:
+def _evaluation_section(result: dict | str | None) -> str:
+    if result is None or isinstance(result, str):
+        what = "no evaluation.json" if result is None else html.escape(result)
         return (
-            '<p class="note">no evaluation.json: <code>vaekit evaluate RUN_DIR</code> computes '
+            f'<p class="note">{what}: <code>vaekit evaluate RUN_DIR</code> computes '
             "the negative ELBO and the importance-weighted bound in nats per image</p>"
         )
     nats = result.get("nats_per_image") or {}
@@ -206,6 +226,7 @@ PAGE = """<!DOCTYPE html>
 <header><h1>vaekit report: {{title}}</h1>{{summary}}<nav>{{navigation}}</nav></header>
 {{body}}
 <script type="application/json" id="explorer-data">{{data}}</script>
+<script>{{lightbox}}</script>
 <script>{{script}}</script>
 </body>
 </html>
@@ -226,9 +247,15 @@ table.numbers tr:nth-child(even) { background: #f4f4f4; }
 pre { background: #f6f6f6; padding: 0.8em; max-height: 30em; overflow: auto; font-size: 0.85em; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
 figure { margin: 0; } figcaption { color: #555; font-size: 0.85em; text-align: center; }
-.figures img { max-width: 480px; height: auto; border: 1px solid #eee; }
+.figures figure { max-width: 100%; }
+.figures img { width: 100%; height: auto; border: 1px solid #eee; cursor: zoom-in; }
+#lightbox { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.8); overflow: auto;
+  z-index: 10; cursor: zoom-out; text-align: center; }
+#lightbox img { max-width: none; margin: 2em auto; background: #fff; display: block; }
 .explorer { display: flex; gap: 1.5em; align-items: flex-start; flex-wrap: wrap; }
 .explorer canvas { image-rendering: pixelated; }
+.explorer > div { max-width: 100%; }
+#scatter { max-width: 100%; height: auto; }
 #scatter { outline: 1px solid #ddd; cursor: crosshair; }
 #decoded, #original, #reconstruction { border: 1px solid #ccc; background: #000; }
 .side { display: flex; flex-direction: column; gap: 1em; }
@@ -236,6 +263,34 @@ figure { margin: 0; } figcaption { color: #555; font-size: 0.85em; text-align: c
 #legend span { display: inline-block; margin-right: 0.8em; }
 #legend i { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 50%;
   margin-right: 0.3em; vertical-align: middle; }
+"""
+
+# A click on a figure shows it at its full pixel size over the page (scrollable where it is
+# larger than the window); a click anywhere or Escape closes it. window.vaekitLightbox says which
+# figure is open, for the browser test.
+LIGHTBOX = """
+(function () {
+  "use strict";
+  var box = null;
+  function close() { if (box) { box.remove(); box = null; window.vaekitLightbox = null; } }
+  document.addEventListener("click", function (event) {
+    var image = event.target;
+    if (box) { close(); return; }
+    if (image.tagName !== "IMG" || !image.closest(".figures")) { return; }
+    box = document.createElement("div");
+    box.id = "lightbox";
+    var large = document.createElement("img");
+    large.src = image.src;
+    large.alt = image.alt;
+    large.style.width = image.naturalWidth + "px";
+    box.appendChild(large);
+    document.body.appendChild(box);
+    window.vaekitLightbox = image.alt;
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { close(); }
+  });
+})();
 """
 
 # Vanilla JavaScript (no libraries): the scatter, the decoded image under the pointer, the picked

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import keras
 
+from vaekit.errors import DataError, one_line, printable
 from vaekit.io import atomic_write_text
 from vaekit.models.objective import kl_schedule_value
 
@@ -112,12 +113,37 @@ def write_metrics(path: str | Path, rows) -> None:
 
 
 def read_metrics(path: str | Path, up_to_epoch: int | None = None) -> list[dict]:
-    """Rows of ``metrics.csv`` as dicts of numbers (None where empty), optionally truncated."""
+    """Rows of ``metrics.csv`` as dicts of numbers (None where empty), optionally truncated.
+
+    Raises:
+        DataError: a file that is not vaekit's table (damaged or edited by hand), naming the line.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    fix = "the file is damaged or was edited; restore it, or remove that line"
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is not None and "epoch" not in reader.fieldnames:
+                raise DataError(f"{path}: line 1 has no 'epoch' column; {fix}")
+            rows = []
+            for row in reader:
+                if None in row or None in row.values():  # more or fewer cells than columns
+                    raise DataError(
+                        f"{path}: line {reader.line_num} does not match the header; {fix}"
+                    )
+                rows.append(
+                    {
+                        key: _parse(value, path, reader.line_num, key, fix)
+                        for key, value in row.items()
+                    }
+                )
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: cannot read ({one_line(error)})") from None
+    epochs = [row["epoch"] for row in rows]
+    if any(not isinstance(e, int) for e in epochs) or epochs != list(range(1, len(rows) + 1)):
+        raise DataError(f"{path}: the epochs are not 1, 2, 3, ... in order; {fix}")
     if up_to_epoch is not None:
         rows = [row for row in rows if row["epoch"] <= up_to_epoch]
     return rows
@@ -127,8 +153,14 @@ def _number(value):
     return None if value is None else float(value)
 
 
-def _parse(text):
+def _parse(text, path="metrics.csv", line=0, column="", fix=""):
     if text in ("", None):
         return None
-    number = float(text)
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataError(
+            f"{path}: line {line}, column {printable(column)}: {printable(text)!r} is not a "
+            f"number; {fix}"
+        ) from None
     return int(number) if number.is_integer() and "." not in text and "e" not in text else number

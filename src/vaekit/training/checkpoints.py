@@ -57,6 +57,27 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
     return sorted(found, key=checkpoint_position)
 
 
+def training_state(
+    epochs_done: int,
+    steps: int = 0,
+    metrics: dict | None = None,
+    epoch_seconds: float = 0.0,
+    config: dict | None = None,
+) -> dict:
+    """What a checkpoint (or a final model) records of where training stood: the position, the
+    running metric accumulators and seconds of a half-done epoch, and the run's resolved config
+    (which :mod:`vaekit.training.agreement` compares with ``config.yaml``)."""
+    state = {
+        "epochs_done": epochs_done,
+        "steps": steps,
+        "metrics": metrics or {},
+        "epoch_seconds": epoch_seconds,
+    }
+    if config is not None:
+        state["config"] = config
+    return state
+
+
 def read_state(path: str | Path) -> dict:
     """The training state of a checkpoint (position, metric accumulators, seconds)."""
     try:
@@ -69,7 +90,9 @@ def read_state(path: str | Path) -> dict:
             f"{path}: checkpoint has no readable training state ({error})"
         ) from None
     if not isinstance(state, dict):
-        raise ModelFileError(f"{path}: checkpoint has no training state (a final model?)")
+        raise ModelFileError(
+            f"{path}: has no training state (a final model from an older vaekit, not a checkpoint)"
+        )
     return state
 
 
@@ -113,6 +136,7 @@ class Checkpointer(keras.callbacks.Callback):
         initial_position: ``(epoch, steps)`` where this ``fit`` starts; with ``steps > 0`` it
             resumes mid-epoch, restoring ``state``'s metric accumulators.
         state: the training state (:func:`read_state`) of the checkpoint being resumed, if any.
+        config: the run's resolved config as a dict, recorded in every checkpoint.
     """
 
     def __init__(
@@ -122,9 +146,11 @@ class Checkpointer(keras.callbacks.Callback):
         every_steps: int | None = None,
         initial_position: tuple[int, int] = (0, 0),
         state: dict | None = None,
+        config: dict | None = None,
     ):
         super().__init__()
         self.folder = Path(folder)
+        self.config = config
         self.keep = keep
         self.every_steps = every_steps
         self.initial_position = initial_position
@@ -156,12 +182,13 @@ class Checkpointer(keras.callbacks.Callback):
     def save(self, epochs_done: int, steps: int) -> Path:
         """Write one checkpoint atomically and prune the oldest beyond ``keep``."""
         path = self.folder / checkpoint_name(epochs_done, steps)
-        state = {
-            "epochs_done": epochs_done,
-            "steps": steps,
-            "metrics": metric_states(self.model) if steps else {},
-            "epoch_seconds": time.perf_counter() - self._started if steps else 0.0,
-        }
+        state = training_state(
+            epochs_done,
+            steps,
+            metric_states(self.model) if steps else {},
+            time.perf_counter() - self._started if steps else 0.0,
+            self.config,
+        )
         self.model.training_state = state  # saved with the model's config
         try:
             with atomic_path(path) as temporary:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -33,19 +35,32 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from vaekit import datasets, plots, report
+from vaekit import datasets, plots, report, resources
+from vaekit.backend import is_out_of_memory
 from vaekit.config import Config
 from vaekit.datasets import ArrayImages, FileImages, Images
 from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
 from vaekit.datasets.folder import Manifest
 from vaekit.datasets.images import cache_to_memmap
 from vaekit.datasets.pipeline import check_steps_per_execution
-from vaekit.errors import ConfigError, DataError, StorageError, VaekitError
+from vaekit.errors import (
+    ConfigError,
+    DataError,
+    ModelFileError,
+    OutOfMemory,
+    StorageError,
+    VaekitError,
+    one_line,
+    plural,
+    printable,
+)
+from vaekit.io import check_output_file
 from vaekit.models.objective import Objective
-from vaekit.models.saving import load_model
+from vaekit.models.saving import load_model, read_model_header
 from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
 from vaekit.training import tensorboard
+from vaekit.training.agreement import check_agreement, check_epoch_boundary, check_resume_overrides
 from vaekit.training.callbacks import KLSchedule, MetricsLog, read_metrics
 from vaekit.training.checkpoints import (
     Checkpointer,
@@ -53,6 +68,7 @@ from vaekit.training.checkpoints import (
     latest_checkpoint,
     list_checkpoints,
     read_state,
+    training_state,
 )
 from vaekit.training.device import configure
 from vaekit.training.guards import NonFiniteGuard, SignalStop
@@ -149,6 +165,7 @@ def load_data(
         on_bad_file=data.on_bad_file,
         manifest=manifest,
         verbose=verbose,
+        max_pixels=data.max_image_pixels,
     )
     if run is not None:
         source = _cached(config, run, source)
@@ -238,8 +255,8 @@ def _record_source(run: RunFolder, data: Data) -> None:
         manifest.write_bad_files(run.bad_files)
         path, why = manifest.bad[0]
         warnings.warn(
-            f"{manifest.root}: skipped {len(manifest.bad)} bad files (first: {path}: {why}); "
-            f"the list is in {run.bad_files}",
+            f"{printable(manifest.root)}: skipped {plural(len(manifest.bad), 'bad file')} "
+            f"(first: {printable(path)}: {why}); the list is in {run.bad_files}",
             stacklevel=3,
         )
 
@@ -306,72 +323,133 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     ``precision: auto`` is resolved, and ``config.yaml`` records the choice.
     """
     run = RunFolder(Path(out))
-    _refuse_existing(run)
+    if not _never_trained(run):
+        _refuse_existing(run)
     check_backend(config.model.kl_strategy)
     if config.train.tensorboard:
         tensorboard.check()
     data = load_data(config, verbose=_bar(verbose))  # user mistakes surface before writing
+    check_training_memory(config)
     with RunLock(run.path, "vaekit train"):
-        _refuse_existing(run)  # a run another process finished while this one loaded its data
-        vae = build_vae(config)
-        _record_source(run, data)
-        if config.data.cache:
-            data = _split(config, _cached(config, run, data.source))
-        config.save(run.config)
-        return _fit(vae, config, run, data, verbose=verbose)
+        _refuse_existing(run, locked=True)  # also one another process began meanwhile
+        try:
+            vae = build_vae(config)
+            _record_source(run, data)
+            if config.data.cache:
+                data = _split(config, _cached(config, run, data.source))
+            config.save(run.config)
+            return _fit(vae, config, run, data, verbose=verbose)
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            raise OutOfMemory(_out_of_memory(error, run, new_run=True)) from None
 
 
-def _refuse_existing(run: RunFolder) -> None:
-    if run.config.exists():
-        raise VaekitError(
-            f"{run.path}: already holds a run; continue it with --resume "
-            f"{run.path}, or choose another --out"
+def check_training_memory(config: Config) -> None:
+    """Refuse a model and batch whose estimated memory exceeds what is free (unless
+    ``train.check_memory`` is false): one line naming the setting, before anything is built."""
+    if not config.train.check_memory:
+        return
+    estimate = resources.training_memory(
+        config.model,
+        config.train.batch_size,
+        iw_samples=config.train.iw_samples,
+        learned_sigma=Objective.from_config(config).learned_sigma,
+    )
+    resources.check_fits(estimate, "training", "set train.check_memory=false to try anyway")
+
+
+def _out_of_memory(error: BaseException, run: RunFolder, new_run: bool) -> str:
+    """The message of a real out-of-memory error in training; a new run that had not written a
+    checkpoint yet is removed, so the same command can run again with a smaller setting."""
+    detail = one_line(error) if str(error) else type(error).__name__
+    detail = detail.split(" and type ")[0][:160]  # TensorFlow's message goes on for a while
+    newest = (list_checkpoints(run.checkpoints) or [None])[-1]
+    if newest is not None:
+        kept = (
+            f"the newest checkpoint is {newest}; continue with a smaller batch: vaekit train "
+            f"--resume {run.path} --set train.batch_size=N"
         )
+    elif new_run:
+        _remove_run_files(run)
+        kept = "nothing was kept (no checkpoint had been written)"
+    else:
+        kept = "no checkpoint had been written"
+    return (
+        f"out of memory while training ({detail}); lower train.batch_size or the model's size "
+        f"(model.z_dim, the filters, model.input_dim); {kept}"
+    )
 
 
-# The train.* settings that make up the objective: fixed for the life of a run.
-OBJECTIVE_KEYS = (
-    "loss_convention",
-    "beta",
-    "kl_schedule",
-    "kl_warmup_epochs",
-    "kl_cycles",
-    "kl_ramp",
-    "free_bits",
-    "iw_samples",
-)
+# What a run writes into its folder; removed when a new run fails before its first checkpoint.
+RUN_FILES = ("config.yaml", "metrics.csv", "manifest.json", "bad_files.txt", "model.keras",
+             "report.html")  # fmt: skip
+RUN_FOLDERS = ("checkpoints", "plots", "cache", "tensorboard")
+
+
+def _remove_run_files(run: RunFolder) -> None:
+    for name in RUN_FILES:
+        (run.path / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(run.path / name, ignore_errors=True)
+
+
+def _refuse_existing(run: RunFolder, locked: bool = False) -> None:
+    """Refuse an ``--out`` that holds a run, unless (``locked``: this process holds the folder)
+    that run never trained: a process that died in its first steps (killed, or out of memory in
+    a way no exception reports) leaves its ``config.yaml`` and nothing else of worth."""
+    if not run.config.exists():
+        return
+    if locked and _never_trained(run):
+        warnings.warn(
+            f"{run.path}: replacing a run that stopped before it saved anything (no checkpoint, "
+            "no metrics, no model)",
+            stacklevel=3,
+        )
+        _remove_run_files(run)
+        return
+    raise VaekitError(
+        f"{run.path}: already holds a run; continue it with --resume "
+        f"{run.path}, or choose another --out"
+    )
+
+
+def _never_trained(run: RunFolder) -> bool:
+    try:
+        rows = read_metrics(run.metrics)
+    except VaekitError:
+        return False
+    return not (rows or run.model.exists() or list_checkpoints(run.checkpoints))
 
 
 def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
-    """Continue a run from its newest complete checkpoint (``overrides`` may change ``train.*``).
+    """Continue a run from its newest complete checkpoint (``overrides`` may change the settings
+    of :data:`~vaekit.training.agreement.RESUMABLE`).
 
     The checkpoint may sit inside an epoch (step checkpoints, or a stop on SIGINT/SIGTERM): the
     run then continues at the next step with that epoch's data order, noise and running metrics,
     so its ``metrics.csv`` equals that of a run that never stopped. A run killed before its first
-    checkpoint starts again from the beginning.
+    checkpoint starts again from the beginning. A run whose checkpoints are gone continues from
+    its final ``model.keras``, which records where training stood; one that has trained but holds
+    nothing to continue from is refused, and its folder left as it was. ``config.yaml`` must agree
+    with the checkpoint (:func:`~vaekit.training.agreement.check_agreement`).
     """
     run = RunFolder.existing(path)
     saved = Config.load(run.config)
     config = Config.load(run.config, overrides)
-    if config.model != saved.model or config.data != saved.data:
-        raise ConfigError("--set: only train.* settings can change when resuming a run")
-    for key in OBJECTIVE_KEYS:
-        if getattr(config.train, key) != getattr(saved.train, key):
-            raise ConfigError(
-                f"train.{key}: a resumed run keeps the objective it was trained with "
-                f"({getattr(saved.train, key)!r})"
-            )
-    if config.train.precision != saved.train.precision:
-        raise ConfigError(
-            f"train.precision: a resumed run keeps the precision it was trained in "
-            f"({saved.train.precision})"
-        )
+    check_resume_overrides(saved, config)
     check_backend(config.model.kl_strategy)
+    check_training_memory(config)
     with RunLock(run.path, "vaekit train --resume"):
-        return _resume(run, config, verbose)
+        try:
+            return _resume(run, saved, config, verbose)
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            raise OutOfMemory(_out_of_memory(error, run, new_run=False)) from None
 
 
-def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
+def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder:
     settings = prepare_devices(config)  # before the checkpoint loads
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None and list_checkpoints(run.checkpoints):
@@ -381,32 +459,89 @@ def _resume(run: RunFolder, config: Config, verbose) -> RunFolder:
             "epoch 1"
         )
     if checkpoint is None:
-        warnings.warn(
-            f"{run.checkpoints}: no complete checkpoint yet; training again from epoch 1",
-            stacklevel=3,
-        )
+        checkpoint, model = _final_model_to_continue(run)
+    if checkpoint is None:  # killed before its first checkpoint: nothing was trained
         data = load_data(config, run=run)
         vae = build_vae(config, settings)
         _record_source(run, data)
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
-    position = checkpoint_position(checkpoint)
+    check_agreement(run.config, saved, read_model_header(checkpoint), checkpoint)
+    state = read_state(checkpoint)
+    if checkpoint == run.model:
+        position = (int(state["epochs_done"]), 0)
+    else:
+        position = checkpoint_position(checkpoint)
+    check_epoch_boundary(saved, config, checkpoint, position[1])
     finished = position[0] >= config.train.epochs
-    if finished and run.model.exists():
+    if finished and (checkpoint == run.model or _readable(run.model)):
         raise ConfigError(
             f"train.epochs: got {config.train.epochs}, but the run has already "
-            f"done {position[0]} epochs; pass --set train.epochs=N with N > "
+            f"done {plural(position[0], 'epoch')}; pass --set train.epochs=N with N > "
             f"{position[0]} to continue"
         )
     data = load_data(config, first_step=0 if finished else position[1], run=run)
     vae = VariationalAutoencoder.from_keras_model(model)
     if finished:  # stopped after its last checkpoint: only the final files are missing
-        return _finish(vae, run, data, config)
+        if run.model.exists():
+            warnings.warn(
+                f"{run.model}: damaged; writing it again from {checkpoint.name}", stacklevel=3
+            )
+        return _finish(vae, run, data, config, epochs_done=position[0])
     model.optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
     _compile(vae, config, settings, optimizer=model.optimizer)
     config.save(run.config)
     rows = read_metrics(run.metrics, up_to_epoch=position[0])
-    return _fit(vae, config, run, data, position, rows, read_state(checkpoint), verbose)
+    return _fit(vae, config, run, data, position, rows, state, verbose)
+
+
+def _final_model_to_continue(run: RunFolder):
+    """``(model.keras, its model)`` when a run without checkpoints can continue from its final
+    model; ``(None, None)`` when the run never trained. A run that trained but left nothing to
+    continue from is an error, before anything in the folder changes."""
+    epochs = len(read_metrics(run.metrics))
+    if not run.model.exists():
+        if epochs == 0:
+            return None, None
+        raise VaekitError(
+            f"{run.path}: {run.metrics.name} records {plural(epochs, 'epoch')}, but there is no "
+            f"checkpoint in {run.checkpoints.name}/ and no model.keras to continue from; "
+            f"nothing was changed. Restore the checkpoints, or train a new run: vaekit train "
+            f"--config {run.config} --out NEW_RUN_DIR"
+        )
+    keep = (
+        f"nothing was changed (training again from epoch 1 would overwrite it). Restore the "
+        f"checkpoints, or train a new run: vaekit train --config {run.config} --out NEW_RUN_DIR"
+    )
+    try:
+        header = read_model_header(run.model)
+    except ModelFileError as error:
+        raise VaekitError(
+            f"{run.path}: no checkpoint in {run.checkpoints.name}/ to resume from, and {error}; "
+            f"{keep}"
+        ) from None
+    state = (header.get("config") or {}).get("training_state")
+    if not isinstance(state, dict) or "epochs_done" not in state:
+        raise VaekitError(
+            f"{run.path}: no checkpoint in {run.checkpoints.name}/ to resume from; its finished "
+            f"model.keras was written by a vaekit that did not record where training stood "
+            f"({plural(epochs, 'epoch')} in {run.metrics.name}); {keep}"
+        )
+    warnings.warn(
+        f"{run.checkpoints}: no checkpoint; continuing from {run.model.name} (after "
+        f"{plural(int(state['epochs_done']), 'epoch')})",
+        stacklevel=4,
+    )
+    return run.model, load_model(run.model)
+
+
+def _readable(path: Path) -> bool:
+    """Whether a model file is whole (its archive's members pass their CRC checks)."""
+    try:
+        read_model_header(path)
+    except ModelFileError:
+        return False
+    return True
 
 
 def _fit(
@@ -426,6 +561,7 @@ def _fit(
         every_steps=config.train.checkpoint_every_steps,
         initial_position=position,
         state=state if mid_epoch else None,
+        config=config.to_dict(),
     )
     guard = NonFiniteGuard(
         hint=f"try a lower train.learning_rate (now {config.train.learning_rate:g}; resume with "
@@ -481,9 +617,18 @@ def _fit(
         ) from error
 
 
-def _finish(vae, run: RunFolder, data: Data, config: Config, verbose=0) -> RunFolder:
-    """Write the final model, the plots and the report."""
-    vae.save(run.model)
+def _finish(
+    vae, run: RunFolder, data: Data, config: Config, verbose=0, epochs_done: int | None = None
+) -> RunFolder:
+    """Write the final model (with where training stood, so the run can continue from it), the
+    plots and the report."""
+    vae.model.training_state = training_state(
+        config.train.epochs if epochs_done is None else epochs_done, config=config.to_dict()
+    )
+    try:
+        vae.save(run.model)
+    finally:
+        vae.model.training_state = None
     write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
     report.write_run_report(vae, run, data.test, data.source.classes, verbose=_bar(verbose))
     return run
@@ -531,7 +676,7 @@ def write_plots(
         if vae.config.z_dim != 2
         else None,
         "kl_per_dimension.png": lambda path: plots.plot_kl_per_dimension(
-            kl, path, active=plots.active_units(mu)
+            kl, path, variance=mu.var(axis=0)
         ),
         "interpolations.png": (
             lambda path: plots.plot_interpolations(
@@ -560,37 +705,93 @@ def write_plots(
     return written
 
 
-def load_run_model(run: RunFolder) -> VariationalAutoencoder:
-    """The run's final model, or its newest checkpoint when training did not finish."""
+def open_run(path: str | Path) -> tuple[RunFolder, Config, Path]:
+    """A run folder to read, its config, and the model file to use, which the config agrees with.
+
+    The model file is ``model.keras``, or the newest checkpoint when training did not finish or
+    ``model.keras`` is damaged (with a warning naming both). ``config.yaml`` is checked against
+    it (:func:`~vaekit.training.agreement.check_agreement`) before anything else is read.
+
+    Raises:
+        VaekitError: not a run folder, an unreadable or hand-changed ``config.yaml``, or no model
+            file to use.
+    """
+    run = RunFolder.existing(path)
+    config = Config.load(run.config)
+    source, header = _model_file(run)
+    check_agreement(run.config, config, header, source)
+    return run, config, source
+
+
+def _model_file(run: RunFolder) -> tuple[Path, dict]:
+    """``(path, header)`` of the model file a command reading ``run`` uses."""
+    damaged = None
     if run.model.exists():
-        return VariationalAutoencoder.load(run.model)
-    checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
-    if checkpoint is None:
-        raise VaekitError(f"{run.path}: holds neither model.keras nor a complete checkpoint")
-    return VariationalAutoencoder.from_keras_model(model)  # loaded once, not again
+        try:
+            return run.model, read_model_header(run.model)
+        except ModelFileError as error:
+            damaged = error
+    for checkpoint in reversed(list_checkpoints(run.checkpoints)):
+        try:
+            header = read_model_header(checkpoint)
+            read_state(checkpoint)
+        except ModelFileError as error:
+            warnings.warn(f"skipping damaged checkpoint: {error}", stacklevel=3)
+            continue
+        if damaged is not None:
+            epochs = checkpoint_position(checkpoint)[0]
+            warnings.warn(
+                f"{damaged}; using the newest checkpoint, {checkpoint.name} (after "
+                f"{plural(epochs, 'epoch')}), instead; vaekit train --resume {run.path} writes "
+                "model.keras again",
+                stacklevel=3,
+            )
+        return checkpoint, header
+    if damaged is not None:
+        raise ModelFileError(f"{damaged}; and there is no complete checkpoint to use instead")
+    raise VaekitError(f"{run.path}: holds neither model.keras nor a complete checkpoint")
+
+
+def load_run_model(run: RunFolder, source: Path | None = None) -> VariationalAutoencoder:
+    """The run's model from ``source`` (default: what :func:`open_run` chooses)."""
+    source = source or _model_file(run)[0]
+    return VariationalAutoencoder.from_keras_model(load_model(source))
 
 
 def plot(path: str | Path, verbose: int = 0) -> list[Path]:
     """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
-    run = RunFolder.existing(path)
-    config = Config.load(run.config)
-    data = load_data(config, run=run, verbose=verbose)
-    with RunLock(run.path, "vaekit plot"):
+    with RunLock(RunFolder.existing(path).path, "vaekit plot"):  # refused at once if in use
+        run, config, source = open_run(path)
+        data = load_data(config, run=run, verbose=verbose)
         return write_plots(
-            load_run_model(run), run, data.test, config.train.seed, data.source.classes, verbose
+            load_run_model(run, source),
+            run,
+            data.test,
+            config.train.seed,
+            data.source.classes,
+            verbose,
         )
 
 
 def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:
-    """Decode ``n`` samples of ``z ~ N(0, I)`` from a run's model into an image grid."""
-    if n < 1:
-        raise VaekitError(f"-n: got {n}, expected an integer >= 1")
-    run = RunFolder.existing(path)
-    out = Path(out)
+    """Decode ``n`` samples of ``z ~ N(0, I)`` from a run's model into an image grid at ``out``,
+    in the format its suffix names (:data:`~vaekit.plots.PICTURE_SUFFIXES`)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= plots.MAX_GRID_IMAGES:
+        side = math.isqrt(plots.MAX_GRID_IMAGES)
+        raise VaekitError(
+            f"-n: got {n}, expected an integer from 1 to {plots.MAX_GRID_IMAGES:,} (one picture "
+            f"holds a grid of at most {side} x {side}); for more, run generate again with "
+            "another --seed"
+        )
+    out = check_output_file(out, "--out", plots.PICTURE_SUFFIXES)
+    run, config, source = open_run(path)
+    resources.check_fits(
+        resources.decoding_memory(config.model, 2 * n, "-n"), f"decoding {n:,} images"
+    )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise VaekitError(f"--out {out}: cannot create its folder ({error.strerror})") from None
-    vae = load_run_model(run)
+    vae = load_run_model(run, source)
     plots.plot_samples(vae.generate(n, seed=seed), out)
     return out

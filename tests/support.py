@@ -1,0 +1,98 @@
+"""Helpers the test files share: the console script in a new process, tiny runs, folder snapshots.
+
+Every command runs as the installed ``vaekit`` console script in its own process, as users run
+it, on files another process wrote; nothing a test imported can help it along.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
+CONFIG = Path(__file__).parents[1] / "configs" / "mnist_seed.yaml"
+# A run of a few seconds: 256 images in batches of 64 (4 steps an epoch), a small model.
+TINY = {
+    "model": {"seed": 1, "encoder_conv_filters": [8, 8, 8], "decoder_conv_t_filters": [8, 8, 1]},
+    "data": {"dataset": "mnist", "limit": 256},
+    "train": {"epochs": 1, "batch_size": 64, "seed": 3},
+}
+
+
+def vaekit(*arguments, cwd=None, env=None, umask=None, limits=(), timeout=600):
+    """Run the console script in a new process; returns the completed process.
+
+    ``umask`` sets the new process's umask; ``limits`` are ``(resource, bytes)`` pairs of
+    :func:`resource.setrlimit` for it (e.g. ``ulimit -v``).
+    """
+
+    def prepare():  # in the child, before it runs vaekit
+        import resource
+
+        if umask is not None:
+            os.umask(umask)
+        for kind, value in limits:
+            resource.setrlimit(kind, (value, value))
+
+    return subprocess.run(
+        [VAEKIT, *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        preexec_fn=prepare if umask is not None or limits else None,
+    )
+
+
+def ok(result) -> subprocess.CompletedProcess:
+    """``result`` after checking it exited 0 without a traceback."""
+    assert result.returncode == 0, f"{result.args}: {result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def one_line(result) -> str:
+    """The one line a failed command printed on stderr (asserting that it is one line)."""
+    lines = [line for line in result.stderr.strip().splitlines() if "warning" not in line]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("vaekit: error: "), lines[0]
+    return lines[0]
+
+
+def write_config(folder: Path, changes: dict | None = None, name: str = "tiny.yaml") -> Path:
+    """:data:`TINY` with ``changes`` (``{"section": {"key": value}}``) as a config file."""
+    values = json.loads(json.dumps(TINY))
+    for section, keys in (changes or {}).items():
+        values.setdefault(section, {}).update(keys)
+    path = Path(folder) / name
+    path.write_text(json.dumps(values))  # JSON is YAML
+    return path
+
+
+def train_tiny(out: Path, changes: dict | None = None) -> Path:
+    """Train a tiny run into ``out`` with the console script; returns ``out``."""
+    out = Path(out)
+    config = write_config(out.parent, changes, name=f"{out.name}.yaml")
+    ok(vaekit("train", "--config", config, "--out", out, "--quiet"))
+    return out
+
+
+def copy_run(run: Path, target: Path) -> Path:
+    """A copy of a run folder to damage or edit."""
+    shutil.copytree(run, target)
+    return target
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """``{relative path: SHA-256}`` of every file under ``folder`` (to show it did not change)."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(Path(folder).rglob("*"))
+        if path.is_file()
+    }
