@@ -6,6 +6,7 @@ it, on files another process wrote; nothing a test imported can help it along.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -13,6 +14,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
 CONFIG = Path(__file__).parents[1] / "configs" / "mnist_seed.yaml"
@@ -96,3 +99,19 @@ def snapshot(folder: Path) -> dict[str, str]:
         for path in sorted(Path(folder).rglob("*"))
         if path.is_file()
     }
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, megabytes: int, read_only: bool = False):
+    """A tmpfs of the given size mounted at ``folder`` (root only; skipped where not allowed)."""
+    folder.mkdir()
+    options = f"size={megabytes}m" + (",ro" if read_only else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

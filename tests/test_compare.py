@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vaekit.report.compare import differing, flatten
+from vaekit.report.compare import curve_figures, differing, flatten
 
 VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"
@@ -48,13 +48,18 @@ def test_compare_puts_two_runs_on_one_self_contained_page(two_runs, tmp_path):
     assert "<th>first</th>" in page and "<th>second</th>" in page
     assert page.count('<img src="data:image/png;base64,') == 1 + 1  # the loss curves, 1 sample grid
     assert "101.25 ± 0.50 (50)" in page  # the second run's evaluation, with its K
+    assert "2 settings differ;" in page
+    first_row = re.search(r"<tr><th>first</th>(.*?)</tr>", page).group(1)
+    assert first_row.count("not evaluated") == 2, "no evaluation.json: said, not left blank"
+    assert "vaekit evaluate RUN_DIR" in page
+    assert "window.vaekitLightbox" in page  # figures open large on a click, as on the report
 
 
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
-        (["one"], "give at least two run folders"),
-        (["same", "same"], "a run folder is given twice"),
+        pytest.param(["one"], "give at least two run folders", marks=pytest.mark.slow),
+        pytest.param(["same", "same"], "a run folder is given twice", marks=pytest.mark.slow),
         (["nothing", "here"], "not a vaekit run folder"),
     ],
 )
@@ -66,6 +71,25 @@ def test_mistakes_exit_2_with_one_line(tmp_path, arguments, words):
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and words in done.stderr
+
+
+def test_one_differing_setting_is_singular(two_runs, tmp_path):
+    first, second = two_runs
+    (second / "config.yaml").write_text((first / "config.yaml").read_text().replace(
+        "z_dim: 2", "z_dim: 3"))  # fmt: skip
+    out = tmp_path / "c.html"
+    subprocess.run([VAEKIT, "compare", first, second, "--out", out], check=True)
+    assert "1 setting differs;" in out.read_text()
+
+
+def test_every_line_of_the_curves_has_its_own_colour():
+    rows = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.1 / e} for e in (1, 2, 3)]
+    ((what, fig),) = curve_figures(["a", "b"], [rows, rows])
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines] == [
+        "a 0.3333", "a (validation) 0.3667", "b 0.3333", "b (validation) 0.3667"]  # fmt: skip
+    assert len({line.get_color() for line in lines}) == 4, "a run and its validation differ too"
+    assert [line.get_linestyle() for line in lines] == ["-", "--", "-", "--"]
 
 
 def test_flatten_and_differing():

@@ -75,7 +75,11 @@ def test_step_checkpoints_follow_the_cadence(straight_run):
 
 @pytest.mark.parametrize(
     "checkpoint",
-    ["ckpt-e0000-s000003.keras", "ckpt-e0001-s000006.keras", "ckpt-e0002-s000000.keras"],
+    [
+        pytest.param("ckpt-e0000-s000003.keras", marks=pytest.mark.slow),
+        "ckpt-e0001-s000006.keras",  # inside an epoch: the hardest; the others run with the slow
+        pytest.param("ckpt-e0002-s000000.keras", marks=pytest.mark.slow),
+    ],
 )
 def test_resume_from_any_checkpoint_gives_the_uninterrupted_metrics(
     straight_run, tmp_path, checkpoint

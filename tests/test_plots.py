@@ -88,6 +88,14 @@ def test_plot_reconstructions_writes_png_for_grey_and_rgb(tmp_path, channels):
     labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert labels == ["original", "reconstruction"]
     assert fig.axes[0].images[0].get_array().shape[:2] == (16, 40)
+    # Ten pairs: two blocks of five, each originals over their reconstructions.
+    fig = plots.plot_reconstructions(originals, 1 - originals, tmp_path / "rec.png")
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert labels == ["original", "reconstruction"] * 2
+    canvas = fig.axes[0].images[0].get_array()
+    assert canvas.shape[:2] == (32, 40)
+    np.testing.assert_allclose(canvas[16:24, :8].squeeze(), originals[5].squeeze(), atol=1e-6)
+    np.testing.assert_allclose(canvas[24:32, :8].squeeze(), 1 - originals[5].squeeze(), atol=1e-6)
 
 
 def test_plot_reconstructions_rejects_mismatched_shapes(tmp_path):

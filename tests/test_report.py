@@ -27,7 +27,7 @@ from vaekit.config import Config
 from vaekit.datasets import ArrayImages
 from vaekit.errors import VaekitError
 from vaekit.report import write_report, write_run_report
-from vaekit.report.explorer import MAX_SHEET_VALUES, Plane, explore
+from vaekit.report.explorer import MAX_SHEET_VALUES, Plane, _extent, explore
 from vaekit.training import run as runs
 from vaekit.training.lock import RunLock
 
@@ -181,6 +181,16 @@ def test_large_images_are_embedded_fewer_and_coarser_within_the_bound():
     assert explorer.originals.count == MAX_SHEET_VALUES // per_image < 600
     assert explorer.grid**2 * per_image <= MAX_SHEET_VALUES < (explorer.grid + 1) ** 2 * per_image
     assert explorer.available == 600 and explorer.labels is None
+
+
+def test_the_plane_spans_a_tight_cloud_of_points():
+    # Latent means within +-0.05 (a model whose posterior hardly moves): the plane and its grid
+    # follow the points, so they fill the plot and most of the decoded cells lie among them.
+    xy = np.random.default_rng(0).uniform(-0.05, 0.05, size=(500, 2))
+    low_x, high_x, low_y, high_y = _extent(xy)
+    assert high_x - low_x < 0.12 and high_y - low_y < 0.12
+    assert (np.ptp(xy[:, 0]) / (high_x - low_x)) > 0.85
+    assert _extent(np.zeros((3, 2))) == (-0.55, 0.55, -0.55, 0.55)  # no spread at all: 1 wide
 
 
 def test_the_pca_plane_is_the_points_two_main_directions():
@@ -363,3 +373,72 @@ def test_in_chromium_the_pointer_decodes_and_a_click_reconstructs(tiny_run, tmp_
     finally:
         browser.quit()
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+FIGURES = """
+return Array.from(document.querySelectorAll('.figures img')).map(function (image) {
+  return [image.alt, image.naturalWidth, image.clientWidth];
+});
+"""
+OVERFLOW = "return [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+def test_in_chromium_every_figure_is_readable_at_laptop_and_phone_width_and_opens_large(
+    tiny_run, tmp_path
+):
+    chromium, driver_path = _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(options=options, service=Service(driver_path))
+    shots = []
+    try:
+        for width in (1280, 400):  # a laptop, a phone
+            browser.set_window_size(width, 900)
+            browser.get((tiny_run / "report.html").as_uri())
+            WebDriverWait(browser, 10).until(
+                lambda b: b.execute_script("return window.vaekitExplorer.state.ready")
+            )
+            page_width, window = browser.execute_script(OVERFLOW)
+            assert page_width <= window, f"the page scrolls sideways at {width} px"
+            right = browser.execute_script(
+                "return document.getElementById('scatter').getBoundingClientRect().right"
+            )
+            assert right <= window, f"the explorer is cut off at {width} px"
+            shown = browser.execute_script(FIGURES)
+            assert {name for name, _, _ in shown} >= {"loss.png", "kl_per_dimension.png"}
+            if width == 1280:
+                # 10-point text of a 120-dpi figure, shown at 0.75 of its pixels: 12.5 px high
+                # (8-point tick labels 10 px); nothing is squeezed into a narrow card.
+                for name, natural, client in shown:
+                    assert client >= 0.7 * natural, (name, natural, client)
+            height = browser.execute_script("return document.documentElement.scrollHeight")
+            browser.set_window_size(width, min(height, 12000))
+            shots.append(tmp_path / f"report_{width}.png")
+            browser.save_screenshot(str(shots[-1]))
+            browser.set_window_size(width, 900)
+
+            loss = browser.find_element(By.CSS_SELECTOR, '.figures img[alt="loss.png"]')
+            browser.execute_script("arguments[0].scrollIntoView()", loss)
+            loss.click()
+            assert browser.execute_script("return window.vaekitLightbox") == "loss.png"
+            large = browser.find_element(By.CSS_SELECTOR, "#lightbox img")
+            natural, client = browser.execute_script(
+                "return [arguments[0].naturalWidth, arguments[0].clientWidth]", large
+            )
+            assert client == natural, "opened at its full size"
+            browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+            assert not browser.find_elements(By.ID, "lightbox")
+    finally:
+        browser.quit()
+    for shot in shots:
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("VAEKIT_SCREENSHOTS"):  # to look at them
+            shutil.copy(shot, Path(os.environ["VAEKIT_SCREENSHOTS"]) / shot.name)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import small_disk
 
 from vaekit.training.callbacks import read_metrics
 from vaekit.training.checkpoints import list_checkpoints
@@ -77,6 +78,7 @@ def assert_metrics_equal(out, expected):
         np.testing.assert_allclose([r[key] for r in got], [r[key] for r in expected], rtol=1e-6)
 
 
+@pytest.mark.slow  # refusal itself is lock.py's doctest; the take-over of a killed one is here
 def test_a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_path, reference):
     out = tmp_path / "run"
     first = subprocess.Popen(
@@ -147,22 +149,6 @@ def test_a_file_size_limit_mid_run_stops_with_exit_4_and_the_run_resumes(tmp_pat
     finished = resume(out, 2)
     assert finished.returncode == 0, finished.stderr
     assert_metrics_equal(out, reference)
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path, megabytes: int, read_only: bool = False):
-    """A tmpfs of the given size mounted at ``folder`` (root only; skipped where not allowed)."""
-    folder.mkdir()
-    options = f"size={megabytes}m" + (",ro" if read_only else "")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.mark.slow  # the file-size limit above covers the same path in the default suite

@@ -81,3 +81,26 @@ def is_out_of_memory(error: BaseException) -> bool:
     if any(cls.__name__ in _OUT_OF_MEMORY_TYPES for cls in type(error).__mro__):
         return True
     return isinstance(error, RuntimeError) and any(w in str(error) for w in _OUT_OF_MEMORY_WORDS)
+
+
+def native_optimizer(optimizer, variables):
+    """``optimizer`` as this backend's own class, with its state (a model's ``variables``).
+
+    A ``.keras`` file written on PyTorch records its optimizer as PyTorch's subclass
+    (``keras.src.backend.torch.optimizers.torch_adam.Adam``), which Keras then loads as such on
+    another backend, where its first step fails; the other backends record the neutral class.
+    Returns ``optimizer`` itself where it is this backend's already.
+    """
+    module = type(optimizer).__module__
+    parts = module.split(".")
+    if parts[:3] != ["keras", "src", "backend"] or parts[3] == name():
+        return optimizer
+    native = keras.optimizers.get(
+        {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    )
+    native.build(variables)
+    if len(native.variables) != len(optimizer.variables):
+        return optimizer  # another layout of state: Keras's own error will say what is wrong
+    for mine, theirs in zip(native.variables, optimizer.variables, strict=True):
+        mine.assign(keras.ops.convert_to_numpy(theirs))
+    return native

@@ -147,9 +147,10 @@ def plot_latent_space(
 
 
 def plot_reconstructions(
-    originals: np.ndarray, reconstructions: np.ndarray, path, n: int = 10
+    originals: np.ndarray, reconstructions: np.ndarray, path, n: int = 10, per_row: int = 5
 ) -> Figure:
-    """Draw the first ``n`` originals in the top row and their reconstructions below.
+    """Draw the first ``n`` originals with their reconstructions below them, ``per_row`` pairs a
+    row (two rows of 5 for the default 10: narrow enough to read on a phone's screen).
 
     >>> images = np.random.default_rng(0).random((4, 28, 28, 1))
     >>> fig = plot_reconstructions(images, images, "reconstructions.png", n=4)
@@ -161,12 +162,24 @@ def plot_reconstructions(
             f"expected the originals' shape {originals.shape}"
         )
     n = min(n, len(originals))
-    canvas = tile_images(np.concatenate([originals[:n], reconstructions[:n]]), 2, n)
-    fig = Figure(figsize=(max(1.1 * n, 4.0) + 1.2, 2.8), layout="constrained")
+    cols = min(n, per_row)
+    blocks = math.ceil(n / cols)
+    tiles = []  # block b: originals b*cols.. in one row, their reconstructions in the next
+    for block in range(blocks):
+        part = slice(block * cols, min((block + 1) * cols, n))
+        for source in (originals, reconstructions):
+            row = np.zeros((cols, *originals.shape[1:]), np.float32)
+            row[: part.stop - part.start] = source[part]
+            tiles.append(row)
+    canvas = tile_images(np.concatenate(tiles), 2 * blocks, cols)
+    fig = Figure(figsize=(max(1.1 * cols, 4.0) + 1.6, 1.2 + 1.1 * 2 * blocks), layout="constrained")
     ax = fig.add_subplot()
     _show(ax, canvas)
     height = originals.shape[1]
-    ax.set_yticks([height / 2 - 0.5, 1.5 * height - 0.5], ["original", "reconstruction"])
+    ax.set_yticks(
+        [(row + 0.5) * height - 0.5 for row in range(2 * blocks)],
+        ["original", "reconstruction"] * blocks,
+    )
     ax.set_xticks([])
     ax.set_title(f"reconstructions of {n} images")
     return _save(fig, path)
@@ -320,7 +333,7 @@ def plot_interpolations(
         grid = np.concatenate([originals[:, :1], grid, originals[:, 1:]], axis=1)
     cols = grid.shape[1]
     height, width = images.shape[1:3]
-    fig = Figure(figsize=(0.8 * cols + 1.6, 0.8 * pairs + 1.2), layout="constrained")
+    fig = Figure(figsize=(0.6 * cols + 1.4, 0.6 * pairs + 1.2), layout="constrained")
     ax = fig.add_subplot()
     _show(ax, tile_images(grid.reshape(pairs * cols, *images.shape[1:]), pairs, cols))
     labels = [f"{t:.2g}" for t in fractions[:, 0]]

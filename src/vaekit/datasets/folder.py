@@ -349,11 +349,11 @@ def build(
 
 
 def _reasons(bad: list) -> str:
-    """What was wrong with bad files, most common first: ``3 empty file, 1 truncated (...)``."""
+    """What was wrong with bad files, most common first: ``empty file: 3; truncated (...): 1``."""
     counts = collections.Counter(why.split(" (")[0] for _, why in bad)
     first, why = bad[0]
     return (
-        "; ".join(f"{count} {reason}" for reason, count in counts.most_common(4))
+        "; ".join(f"{reason}: {count}" for reason, count in counts.most_common(4))
         + ("; ..." if len(counts) > 4 else "")
         + f" (first: {printable(first)}: {why})"
     )

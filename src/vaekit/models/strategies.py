@@ -66,7 +66,8 @@ class BaseVAE(keras.Model):
         decoder: a model ``z -> x_hat``.
         kl_factor: weight of the KL term (reference convention).
         model_config: the :class:`ModelConfig` as a dict, stored so a saved file can be rebuilt.
-        versions: vaekit/Keras/backend versions that wrote the model (filled in when None).
+        versions: vaekit/Keras/backend versions of the file the model was loaded from (filled
+            in when None); a saved file records those that write it.
         training_state: where training stood, in a checkpoint (see
             :mod:`vaekit.training.checkpoints`); None in a final model.
         objective: the :class:`~vaekit.models.objective.Objective` as a dict; None (a model saved
@@ -203,7 +204,7 @@ class BaseVAE(keras.Model):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "kl_factor": self.kl_factor,
             "model_config": self.model_config,
-            "versions": self.versions,
+            "versions": _versions(),  # of the vaekit, Keras and backend writing this file
             "training_state": self.training_state,
             "objective": self.objective,
         }

@@ -157,15 +157,16 @@ def _config_table(names: list[str], configs: list[dict[str, str]]) -> str:
     )
 
 
-def _curves(names: list[str], metrics: list[list[dict]]) -> str:
+def curve_figures(names: list[str], metrics: list[list[dict]]) -> list[tuple[str, Figure]]:
+    """One figure per curve of :data:`CURVES` that some run has: a line per run and split, each
+    its own colour (a dark one for training, the light one of the same pair for validation,
+    dashed), the legend giving each line's last value."""
     figures = []
     for train_key, validation_key, what in CURVES:
         fig = Figure(figsize=(6.0, 3.6), layout="constrained")
         ax = fig.add_subplot()
-        drawn = False
-        epochs = 1
+        epochs = 0
         for index, (name, rows) in enumerate(zip(names, metrics, strict=True)):
-            # A colour pair per run: dark and solid for training, light and dashed for validation.
             for shade, (key, style) in enumerate(((train_key, "-"), (validation_key, "--"))):
                 points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
                 if points:
@@ -175,18 +176,24 @@ def _curves(names: list[str], metrics: list[list[dict]]) -> str:
                     ax.plot(x, y, style, color=PAIRS[(2 * index + shade) % len(PAIRS)],
                             marker="o", markersize=5 if len(x) <= 2 else 2,
                             label=f"{name}{suffix} {y[-1]:.4g}")  # fmt: skip
-                    drawn = True
-        if not drawn:
+        if not epochs:
             continue
         ax.set(title=what, xlabel="epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         if epochs <= 2:
             ax.set_xlim(0.5, epochs + 0.5)
         ax.legend(fontsize=7, title="last value", title_fontsize=7)
+        figures.append((what, fig))
+    return figures
+
+
+def _curves(names: list[str], metrics: list[list[dict]]) -> str:
+    pictures = []
+    for what, fig in curve_figures(names, metrics):
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=120)
-        figures.append((what, buffer.getvalue()))
-    return html_page.figures(figures, "no metrics.csv in these runs yet")
+        pictures.append((what, buffer.getvalue()))
+    return html_page.figures(pictures, "no metrics.csv in these runs yet")
 
 
 def _final_table(names, metrics, evaluations) -> str:

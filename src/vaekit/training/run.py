@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from vaekit import datasets, plots, report, resources
-from vaekit.backend import is_out_of_memory
+from vaekit.backend import is_out_of_memory, native_optimizer
 from vaekit.config import Config
 from vaekit.datasets import ArrayImages, FileImages, Images
 from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
@@ -330,6 +330,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
         tensorboard.check()
     data = load_data(config, verbose=_bar(verbose))  # user mistakes surface before writing
     check_training_memory(config)
+    check_training_disk(config, run, data)
     with RunLock(run.path, "vaekit train"):
         _refuse_existing(run, locked=True)  # also one another process began meanwhile
         try:
@@ -357,6 +358,32 @@ def check_training_memory(config: Config) -> None:
         learned_sigma=Objective.from_config(config).learned_sigma,
     )
     resources.check_fits(estimate, "training", "set train.check_memory=false to try anyway")
+
+
+def check_training_disk(config: Config, run: RunFolder, data: Data) -> None:
+    """Refuse a run whose checkpoints (the ``train.keep_checkpoints`` it will keep, one more while
+    the next is written, and model.keras) or image cache (``data.cache``) cannot fit on its
+    disk."""
+    train = config.train
+    parameters = resources.training_memory(config.model, 1).parameters
+    steps = -(-len(data.train) // train.batch_size)
+    per_epoch = 1 + (steps // train.checkpoint_every_steps if train.checkpoint_every_steps else 0)
+    kept = min(train.keep_checkpoints, train.epochs * per_epoch)
+    size = resources.checkpoint_bytes(parameters)
+    resources.check_disk(
+        run.path,
+        (kept + 2) * size,
+        "train.keep_checkpoints",
+        f"keeping {plural(kept, 'checkpoint')} (and model.keras) of {resources.format_bytes(size)}",
+    )
+    if config.data.cache and isinstance(data.source.train, FileImages):
+        images = len(data.source.train) + len(data.source.test)
+        resources.check_disk(
+            run.path,
+            images * math.prod(config.model.input_dim),
+            "data.cache",
+            f"decoding {images:,} images into {run.cache}",
+        )
 
 
 def _out_of_memory(error: BaseException, run: RunFolder, new_run: bool) -> str:
@@ -466,7 +493,8 @@ def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder
         _record_source(run, data)
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
-    check_agreement(run.config, saved, read_model_header(checkpoint), checkpoint)
+    header = read_model_header(checkpoint)
+    check_agreement(run.config, saved, header, checkpoint)
     state = read_state(checkpoint)
     if checkpoint == run.model:
         position = (int(state["epochs_done"]), 0)
@@ -488,11 +516,26 @@ def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder
                 f"{run.model}: damaged; writing it again from {checkpoint.name}", stacklevel=3
             )
         return _finish(vae, run, data, config, epochs_done=position[0])
-    model.optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
-    _compile(vae, config, settings, optimizer=model.optimizer)
+    rows = read_metrics(run.metrics, up_to_epoch=position[0])  # before anything is written
+    _note_other_backend(header, checkpoint)
+    optimizer = native_optimizer(model.optimizer, model.trainable_variables)
+    optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
+    _compile(vae, config, settings, optimizer=optimizer)
     config.save(run.config)
-    rows = read_metrics(run.metrics, up_to_epoch=position[0])
     return _fit(vae, config, run, data, position, rows, state, verbose)
+
+
+def _note_other_backend(header: dict, checkpoint: Path) -> None:
+    """Warn when a checkpoint was written on another Keras backend than this one."""
+    written_on = (header.get("config") or {}).get("versions", {}).get("backend")
+    here = keras.backend.backend()
+    if written_on and written_on != here:
+        warnings.warn(
+            f"{checkpoint.name} was written on the {written_on} backend; resuming on {here} "
+            "keeps its weights and optimizer state, but each backend draws other random numbers "
+            f"from the same seed state, so the run will not match one resumed on {written_on}",
+            stacklevel=4,
+        )
 
 
 def _final_model_to_continue(run: RunFolder):
