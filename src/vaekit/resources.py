@@ -143,34 +143,31 @@ def training_memory(
     With ``iw_samples`` K, the decoder runs on K samples of each image.
     """
     layers = model_layers(config, learned_sigma)
-    parameters = sum(layer.parameters for layer in layers)
-    image = math.prod(config.input_dim)
-    split = next(i for i, layer in enumerate(layers) if layer.name == "decoder_dense")
+    image, split = math.prod(config.input_dim), _decoder_start(layers)
     encoder = image + sum(layer.outputs for layer in layers[:split])
     decoder = sum(layer.outputs for layer in layers[split:]) + 2 * image  # the loss's terms
     per_image = encoder + iw_samples * decoder
     activations = batch_size * per_image * FLOAT_BYTES * ACTIVATION_COPIES
-    weights = parameters * FLOAT_BYTES * TRAINING_COPIES
-    return Estimate(
-        parameters=parameters,
-        weights_bytes=weights,
-        activation_bytes=activations,
-        total=weights + activations + OVERHEAD_BYTES,
-        largest=max(layers, key=lambda layer: layer.parameters),
-        batch_setting=batch_setting,
-    )
+    return _estimate(layers, TRAINING_COPIES, activations, batch_setting)
 
 
 def decoding_memory(config: ModelConfig, points: int, batch_setting: str) -> Estimate:
     """The memory that decoding ``points`` latent points in one call needs (no gradients)."""
     layers = model_layers(config)
-    parameters = sum(layer.parameters for layer in layers)
-    split = next(i for i, layer in enumerate(layers) if layer.name == "decoder_dense")
-    image = math.prod(config.input_dim)
+    image, split = math.prod(config.input_dim), _decoder_start(layers)
     # Each layer's output is alive while the next is computed; the images being scored too.
     per_point = 2 * max(layer.outputs for layer in layers[split:]) + 3 * image
-    activations = points * per_point * FLOAT_BYTES
-    weights = parameters * FLOAT_BYTES
+    return _estimate(layers, 1, points * per_point * FLOAT_BYTES, batch_setting)
+
+
+def _decoder_start(layers: list[Layer]) -> int:
+    return next(i for i, layer in enumerate(layers) if layer.name == "decoder_dense")
+
+
+def _estimate(layers: list[Layer], copies: int, activations: int, batch_setting: str) -> Estimate:
+    """An estimate from the layers, the copies kept of each parameter and the activation bytes."""
+    parameters = sum(layer.parameters for layer in layers)
+    weights = parameters * FLOAT_BYTES * copies
     return Estimate(
         parameters=parameters,
         weights_bytes=weights,
