@@ -3,7 +3,7 @@
 A run folder holds::
 
     config.yaml        the fully resolved configuration
-    model.keras        the final model (with its config and versions)
+    model.keras        the final model (with its config, versions, and where training stood)
     checkpoints/       the newest checkpoints, with optimizer state (vaekit.training.checkpoints)
     metrics.csv        a row per epoch: epoch, loss, bce, kl, val_loss, val_bce, val_kl, seconds
     plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png
