@@ -434,25 +434,8 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] | tuple = ()) -> Config:
-        """Read a YAML file; see :meth:`from_dict`."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: cannot read config file ({error})") from None
-        try:
-            values = parse_yaml(text)
-        except DuplicateKeyError as error:
-            raise ConfigError(f"{path}: line {error.line}: {error.message}") from None
-        except yaml.YAMLError as error:
-            where = getattr(error, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where else ""
-            raise ConfigError(f"{path}: not valid YAML{line}") from None
-        if values is not None and not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a mapping with sections model, data, train")
-        return cls.from_dict(values, overrides)
+        """Read a YAML file (:func:`read_config_file`); see :meth:`from_dict`."""
+        return cls.from_dict(read_config_file(path), overrides)
 
     def to_dict(self) -> dict:
         """A plain, YAML-serialisable nested dict (tuples become lists)."""
@@ -463,6 +446,33 @@ class Config:
     def save(self, path: str | Path) -> None:
         """Write the fully resolved config as YAML (atomically)."""
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def read_config_file(path: str | Path) -> dict | None:
+    """A config file's mapping as written, unvalidated (None for an empty file).
+
+    Raises:
+        ConfigError: the file is missing or unreadable, not YAML, gives a key twice (naming the
+            line), or is not a mapping.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    try:
+        values = parse_yaml(text)
+    except DuplicateKeyError as error:
+        raise ConfigError(f"{path}: line {error.line}: {error.message}") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ConfigError(f"{path}: not valid YAML{line}") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping with sections model, data, train")
+    return values
 
 
 def _check_objective(config: Config) -> None:

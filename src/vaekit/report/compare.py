@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from matplotlib.figure import Figure
 
-from vaekit.config import DuplicateKeyError, parse_yaml
+from vaekit.config import read_config_file
 from vaekit.errors import VaekitError, plural
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report import html as html_page
@@ -116,17 +116,8 @@ def _names(runs: list[Path]) -> list[str]:
 
 def _read_config(path: Path) -> dict:
     """A run's ``config.yaml`` as written (any vaekit version's), or an error naming the file."""
-    try:
-        values = parse_yaml(path.read_text(encoding="utf-8"))
-    except DuplicateKeyError as error:
-        raise VaekitError(f"{path}: line {error.line}: {error.message}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise VaekitError(f"{path}: not a readable config{line}") from None
-    if values is None:
-        return {}
-    if not isinstance(values, dict) or not all(isinstance(v, dict | None) for v in values.values()):
+    values = read_config_file(path) or {}
+    if not all(isinstance(v, dict | None) for v in values.values()):
         raise VaekitError(f"{path}: expected a mapping with sections model, data, train")
     return values
 

@@ -323,8 +323,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     ``precision: auto`` is resolved, and ``config.yaml`` records the choice.
     """
     run = RunFolder(Path(out))
-    if not _never_trained(run):
-        _refuse_existing(run)
+    _refuse_existing(run)
     check_backend(config.model.kl_strategy)
     if config.train.tensorboard:
         tensorboard.check()
@@ -422,12 +421,15 @@ def _remove_run_files(run: RunFolder) -> None:
 
 
 def _refuse_existing(run: RunFolder, locked: bool = False) -> None:
-    """Refuse an ``--out`` that holds a run, unless (``locked``: this process holds the folder)
-    that run never trained: a process that died in its first steps (killed, or out of memory in
-    a way no exception reports) leaves its ``config.yaml`` and nothing else of worth."""
+    """Refuse an ``--out`` that holds a run, unless that run never trained: a process that died in
+    its first steps (killed, or out of memory in a way no exception reports) leaves its
+    ``config.yaml`` and nothing else of worth. Once ``locked`` (this process holds the folder),
+    such a run is removed, with a warning."""
     if not run.config.exists():
         return
-    if locked and _never_trained(run):
+    if _never_trained(run):
+        if not locked:
+            return  # checked again, and replaced, under the lock
         warnings.warn(
             f"{run.path}: replacing a run that stopped before it saved anything (no checkpoint, "
             "no metrics, no model)",
