@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
@@ -115,3 +116,28 @@ def small_disk(folder: Path, megabytes: int, read_only: bool = False):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def gradient(function, value) -> np.ndarray:
+    """``d sum(function(x)) / dx`` at ``value``, by the autodiff of the Keras backend in use."""
+    import keras
+
+    value = np.asarray(value, np.float32)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.Variable(value)
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(function(x))
+        return tape.gradient(total, x).numpy()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return np.asarray(jax.grad(lambda x: jnp.sum(function(x)))(jnp.asarray(value)))
+    import torch
+
+    x = torch.tensor(value, requires_grad=True)
+    torch.sum(function(x)).backward()
+    return x.grad.numpy()

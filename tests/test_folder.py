@@ -17,7 +17,7 @@ from PIL import Image
 from vaekit import datasets
 from vaekit.cli import main
 from vaekit.datasets import FileImages, decode_image, folder
-from vaekit.datasets.pipeline import make_dataset
+from vaekit.datasets.pipeline import iterate, make_dataset
 from vaekit.errors import DataError
 from vaekit.training.callbacks import read_metrics
 from vaekit.training.checkpoints import checkpoint_position, list_checkpoints
@@ -245,7 +245,7 @@ def test_a_manifest_round_trips_and_notices_a_changed_folder(tmp_path):
 def test_the_pipeline_streams_the_same_pixels_as_take(tmp_path):
     images = datasets.open_images(class_folder(tmp_path / "i", per_class=4), (8, 8, 3)).train
     assert isinstance(images, FileImages)
-    batches = list(make_dataset(images, 4, seed=3, epochs=1))
+    batches = list(iterate(make_dataset(images, 4, seed=3, epochs=1)))
     order = np.random.default_rng([3, 0]).permutation(len(images))
     for b, (x, _) in enumerate(batches):
         np.testing.assert_array_equal(np.asarray(x), images.take(order[b * 4 : (b + 1) * 4]))

@@ -6,11 +6,11 @@ import pytest
 from conftest import needs_bf16
 
 from vaekit import VariationalAutoencoder
-from vaekit.datasets.pipeline import epoch_order, make_dataset, steps_per_epoch
+from vaekit.datasets.pipeline import epoch_order, iterate, make_dataset, steps_per_epoch
 
 
 def batches(dataset):
-    return [np.array(x) for x, _ in dataset]
+    return [np.array(x) for x, _ in iterate(dataset)]
 
 
 @pytest.fixture
@@ -39,8 +39,9 @@ def test_each_epoch_is_a_reproducible_permutation(numbered):
 def test_resuming_mid_epoch_continues_the_same_stream(numbered):
     full = [image_ids(b) for b in batches(make_dataset(numbered, 4, seed=3, epochs=3))]
     resumed = make_dataset(numbered, 4, seed=3, first_epoch=1, epochs=3, first_step=2)
+    if hasattr(resumed, "cardinality"):  # tf.data states its length for Keras
+        assert int(resumed.cardinality()) == len(full) - 5
     assert [image_ids(b) for b in batches(resumed)] == full[5:]
-    assert int(resumed.cardinality()) == len(full) - 5
 
 
 def test_no_shuffle_keeps_the_order(numbered):

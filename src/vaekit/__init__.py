@@ -11,7 +11,7 @@ Example:
     'vae_layer'
 """
 
-from vaekit import backend  # noqa: I001  (first: the backend is chosen before Keras loads)
+from vaekit import backends  # noqa: I001  (first: the backend is chosen before Keras loads)
 from vaekit import datasets, models
 from vaekit.config import Config
 from vaekit.errors import ConfigError, DataError, ModelFileError, VaekitError
@@ -25,7 +25,7 @@ __all__ = [
     "ModelFileError",
     "VaekitError",
     "VariationalAutoencoder",
-    "backend",
+    "backends",
     "datasets",
     "models",
     "__version__",

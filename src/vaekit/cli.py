@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 
 from vaekit import datasets, evaluation, hardware, report
-from vaekit.backend import is_out_of_memory
+from vaekit.backends import is_out_of_memory
 from vaekit.config import Config
 from vaekit.errors import Interrupted, OutOfMemory, VaekitError, one_line
 from vaekit.report.compare import compare_runs

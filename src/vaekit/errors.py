@@ -60,6 +60,11 @@ class ModelFileError(VaekitError):
     """A model or checkpoint file that is missing, corrupt or not a vaekit model."""
 
 
+class BackendUnavailable(VaekitError, ImportError):  # noqa: N818 (an ImportError too)
+    """No Keras backend can be loaded: the one chosen is not installed, or none is; the message
+    names what to install."""
+
+
 class StorageError(VaekitError):
     """A file could not be written (disk full, read-only, no permission); the message names it.
 

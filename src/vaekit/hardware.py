@@ -26,6 +26,7 @@ from pathlib import Path
 
 import keras
 
+from vaekit import backends
 from vaekit.errors import ConfigError
 from vaekit.version import __version__
 
@@ -163,69 +164,16 @@ def bfloat16_unavailable(cpu: CpuInfo, isa_cap: str | None, environ=None) -> str
     return None
 
 
-# GPUs with their compute capability, per backend: [(name, (major, minor) or None), ...].
-def _tensorflow_gpus() -> list:
-    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
-
-    found = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        found.append((details.get("device_name", gpu.name), details.get("compute_capability")))
-    return found
-
-
-def _torch_gpus() -> list:
-    import torch  # here, not at the top: only the PyTorch backend needs it
-
-    return [
-        (torch.cuda.get_device_name(i), torch.cuda.get_device_capability(i))
-        for i in range(torch.cuda.device_count())
-    ]
-
-
-def _jax_gpus() -> list:
-    import jax  # here, not at the top: only the JAX backend needs it
-
-    found = []
-    for device in jax.devices():
-        if device.platform == "gpu":
-            capability = getattr(device, "compute_capability", None)
-            major_minor = tuple(int(p) for p in str(capability).split(".")) if capability else None
-            found.append((device.device_kind, major_minor))
-    return found
-
-
-GPU_LISTERS = {"tensorflow": _tensorflow_gpus, "torch": _torch_gpus, "jax": _jax_gpus}
-
-
 def gpus() -> list:
     """The GPUs the Keras backend sees, as ``(name, (major, minor) compute capability)``."""
-    return GPU_LISTERS[keras.backend.backend()]()
+    return backends.current.gpus()
 
 
-def _tensorflow_threads() -> dict:
-    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
-
-    def shown(count: int):
-        return count or "0 (one per core)"
-
-    return {
-        "tensorflow intra-op": shown(tf.config.threading.get_intra_op_parallelism_threads()),
-        "tensorflow inter-op": shown(tf.config.threading.get_inter_op_parallelism_threads()),
-        "oneDNN (TF_ENABLE_ONEDNN_OPTS)": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "on (default)"),
-    }
+def no_gpu_reason() -> str:
+    """Why the backend sees no GPU (its build, or no device found)."""
+    return backends.current.no_gpu_reason()
 
 
-def _torch_threads() -> dict:
-    import torch  # here, not at the top: only the PyTorch backend needs it
-
-    return {
-        "torch intra-op": torch.get_num_threads(),
-        "torch inter-op": torch.get_num_interop_threads(),
-    }
-
-
-THREADS = {"tensorflow": _tensorflow_threads, "torch": _torch_threads}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
@@ -233,7 +181,7 @@ def threads() -> dict:
     """Cores and the backend's thread-pool sizes (0: the backend picks, one per core)."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     found = {"cores": os.cpu_count(), "usable cores": usable}
-    found.update(THREADS.get(keras.backend.backend(), dict)())
+    found.update(backends.current.threads())
     found.update({name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ})
     return found
 
@@ -326,7 +274,8 @@ def report(environ=None) -> dict:
             "native bfloat16": f"{'yes' if native else 'no'}: {why}",
         },
         "devices": {
-            "gpus": ", ".join(_gpu_name(g) for g in found_gpus) or "none",
+            "keras backend": f"{keras.backend.backend()} ({backends.chosen_by()})",
+            "gpus": ", ".join(_gpu_name(g) for g in found_gpus) or f"none: {no_gpu_reason()}",
             "training device (auto)": device,
         },
         "threads": threads(),

@@ -1,5 +1,9 @@
 """Streams training batches: one index permutation per epoch, a batch of images per step, prefetch.
 
+Each backend feeds them its own way (:mod:`vaekit.backends`): ``tf.data`` on TensorFlow, an
+:class:`EpochBatches` ``PyDataset`` on JAX and PyTorch; both give the same images in the same order
+(dynamic binarization draws its samples with each one's own generator).
+
 The data set is never copied per epoch: each epoch only draws a permutation of the indices (from
 ``(seed, epoch)``, so it is reproducible and a resumed run sees the same order, whatever the
 source), and each batch gathers its images by index: from the one array in memory (uint8 scaled to
@@ -23,6 +27,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from vaekit import backends
 from vaekit.datasets.binarize import dynamic_seed
 from vaekit.datasets.images import ArrayImages, Images
 from vaekit.errors import ConfigError
@@ -99,79 +104,24 @@ def make_dataset(
             drawn from ``(binarize_seed, epoch, step)`` (see :mod:`vaekit.datasets.binarize`).
     """
     targets = targets or (lambda x: x)
-    build = _BUILDERS.get(keras.backend.backend(), _py_dataset)
     images = as_images(images)
-    return build(
+    return backends.current.make_dataset(
         images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
     )
 
 
-def _tf_loader(images: Images):
-    """A function from a batch of indices to the float32 images, in TensorFlow ops."""
-    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
-
-    def scaled(batch):
-        return tf.cast(batch, tf.float32) / 255.0 if batch.dtype == tf.uint8 else batch
-
-    if images.in_memory:
-        source = tf.constant(images.array)  # one copy, shared by every epoch
-
-        def gather(indices):
-            return scaled(tf.gather(source, indices))  # (B, H, W, C)
-
-        return gather
-    dtype = tf.as_dtype(images.array.dtype) if isinstance(images, ArrayImages) else tf.uint8
-
-    def read(indices):  # files (or a memory map): only this batch is read
-        batch = tf.numpy_function(images.take_raw, [indices], dtype, stateful=False)
-        return scaled(tf.ensure_shape(batch, [None, *images.shape]))
-
-    return read
+def prefetch_depth() -> int:
+    """Batches read from disk ahead of training (and decoded in parallel): one per core, >= 2."""
+    return max(2, os.cpu_count() or 1)
 
 
-def _tf_dataset(
-    images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
-):
-    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
+class EpochBatches(keras.utils.PyDataset):
+    """The stream as a ``keras.utils.PyDataset`` (JAX and PyTorch; TensorFlow uses ``tf.data``).
 
-    n = len(images)
-    load = _tf_loader(images)
-
-    def batches_of_epoch(epoch):
-        order = tf.numpy_function(
-            lambda e: epoch_order(n, seed, int(e), shuffle), [epoch], tf.int64, stateful=False
-        )
-        batches = tf.data.Dataset.from_tensor_slices(tf.ensure_shape(order, [n])).batch(batch_size)
-        return batches.enumerate().map(lambda step, indices: (epoch, step, indices))
-
-    def to_example(epoch, step, indices):
-        batch = load(indices)  # (B, H, W, C) float32
-        if binarize_seed is not None:  # a Bernoulli sample of this batch, from (seed, epoch, step)
-            key = tf.stack([tf.constant(binarize_seed, tf.int64) * 1_000_003 + epoch, step])
-            uniform = tf.random.stateless_uniform(tf.shape(batch), seed=key)
-            batch = tf.cast(uniform < batch, tf.float32)
-        return batch, targets(batch)
-
-    # Batches read from disk are decoded a few at a time, and only a few wait: tf.data's autotuner
-    # would otherwise grow its buffers with the run (hundreds of MB of decoded 64x64x3 batches).
-    ahead = tf.data.AUTOTUNE if images.in_memory else max(2, os.cpu_count() or 1)
-    return (
-        tf.data.Dataset.range(first_epoch, epochs)
-        .flat_map(batches_of_epoch)
-        .skip(first_step)  # skips index batches only: nothing is gathered for them
-        .map(to_example, num_parallel_calls=ahead, deterministic=True)
-        .prefetch(ahead)
-        # flat_map hides the length; state it so Keras knows where an evaluation pass ends.
-        .apply(
-            tf.data.experimental.assert_cardinality(
-                steps_per_epoch(n, batch_size) * (epochs - first_epoch) - first_step
-            )
-        )
-    )
-
-
-class _EpochBatches(keras.utils.PyDataset):
-    """The same stream for backends without tf.data: one epoch per pass, advanced at its end."""
+    One epoch per pass, advanced at its end. Batches read from files are decoded by
+    :func:`prefetch_depth` threads (Pillow and NumPy release the GIL), at most that many waiting:
+    memory stays bounded by a few batches, whatever the number of images.
+    """
 
     def __init__(
         self,
@@ -185,10 +135,11 @@ class _EpochBatches(keras.utils.PyDataset):
         first_step,
         binarize_seed=None,
     ):
-        super().__init__()
+        ahead = 1 if images.in_memory else prefetch_depth()
+        super().__init__(workers=ahead, max_queue_size=ahead)
         self.images, self.batch_size, self.targets = images, batch_size, targets
         self.binarize_seed = binarize_seed
-        self.shuffle, self.seed, self.epoch = shuffle, seed, first_epoch
+        self.shuffle, self.seed, self.epoch, self.end_epoch = shuffle, seed, first_epoch, epochs
         self.order = epoch_order(len(images), seed, first_epoch, shuffle)
         self.skip = first_step  # a mid-epoch resume starts its first pass further in
 
@@ -202,7 +153,8 @@ class _EpochBatches(keras.utils.PyDataset):
         if self.binarize_seed is not None:
             rng = np.random.default_rng(dynamic_seed(self.binarize_seed, self.epoch, index))
             batch = (rng.random(batch.shape, dtype=np.float32) < batch).astype(np.float32)
-        return batch, keras.ops.convert_to_numpy(self.targets(batch))
+        targets = self.targets(batch)
+        return batch, keras.tree.map_structure(keras.ops.convert_to_numpy, targets)
 
     def on_epoch_end(self):
         self.skip = 0
@@ -210,12 +162,21 @@ class _EpochBatches(keras.utils.PyDataset):
         self.order = epoch_order(len(self.images), self.seed, self.epoch, self.shuffle)
 
 
-def _py_dataset(
-    images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
-):
-    return _EpochBatches(
-        images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
-    )
+def iterate(dataset):
+    """Every ``(x, y)`` of a :func:`make_dataset` stream as NumPy arrays, all its epochs, on any
+    backend (Keras's ``fit`` reads a ``PyDataset`` one epoch per pass; this reads them all).
 
-
-_BUILDERS = {"tensorflow": _tf_dataset}
+    Example:
+        >>> import numpy as np
+        >>> data = make_dataset(np.zeros((3, 2, 2, 1), "float32"), batch_size=2, epochs=2)
+        >>> [len(x) for x, _ in iterate(data)]
+        [2, 1, 2, 1]
+    """
+    if not isinstance(dataset, EpochBatches):  # tf.data
+        for x, y in dataset:
+            yield np.asarray(x), keras.tree.map_structure(np.asarray, y)
+        return
+    while dataset.epoch < dataset.end_epoch:
+        for index in range(len(dataset)):
+            yield dataset[index]
+        dataset.on_epoch_end()

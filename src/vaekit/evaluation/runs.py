@@ -48,7 +48,6 @@ from vaekit.errors import VaekitError
 from vaekit.evaluation.estimators import DEFAULT_MAX_POINTS
 from vaekit.evaluation.images import evaluate_images
 from vaekit.io import atomic_write_text, check_output_file
-from vaekit.models.strategies import check_backend
 from vaekit.training.lock import RunLock
 from vaekit.training.run import RunFolder, load_data, load_run_model, open_run
 from vaekit.version import __version__
@@ -89,7 +88,6 @@ def evaluate_run(
     if out is not None:
         check_output_file(out, "--out", (".json",))
     run, config, source = open_run(path)
-    check_backend(config.model.kl_strategy)
     resources.check_fits(
         resources.decoding_memory(config.model, max_points, "--max-points"),
         f"decoding {max_points:,} latent points at a time",

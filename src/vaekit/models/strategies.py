@@ -26,8 +26,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from vaekit import backends
 from vaekit.config import ModelConfig
-from vaekit.errors import ConfigError
 from vaekit.models.architecture import build_decoder, build_encoder
 from vaekit.models.layers import (
     SERIALIZABLE,
@@ -75,7 +75,6 @@ class BaseVAE(keras.Model):
     """
 
     strategy = ""
-    backends = ("tensorflow",)  # the Keras backends this wiring trains on today
 
     def __init__(
         self,
@@ -149,18 +148,27 @@ class BaseVAE(keras.Model):
 
     def call(self, inputs, training=None):
         mu, log_var, z = self.encoder(inputs, training=training)
-        self._remember_posterior(mu, log_var)
-        return self.training_output(z, training=training)
+        return self.outputs_of(mu, log_var, z, training)
+
+    def outputs_of(self, mu, log_var, z, training=None):
+        """The model's output: what every loss and metric reads, and nothing kept on ``self``.
+
+        ``reconstruction`` is :meth:`training_output`; ``posterior`` is ``[mu, log_var]``
+        (float32, (B, 2 * z_dim)), which the ``nelbo`` metric reads (on JAX a tensor kept on
+        the model between ``call`` and ``compute_loss`` would leak out of the compiled step).
+        """
+        posterior = ops.concatenate([ops.cast(mu, "float32"), ops.cast(log_var, "float32")], -1)
+        return {"reconstruction": self.training_output(z, training), "posterior": posterior}
 
     def training_output(self, z, training=None):
         """What the losses read: the decoder's logits (and log sigma, when learned)."""
         logits = self._logits_decoder(z, training=training)
         return self.log_scale(logits) if self.log_scale is not None else logits
 
-    def _remember_posterior(self, mu, log_var):
-        # compute_loss, called with this call's output in the same step, reads them for the
-        # "nelbo" metric; set around Keras's attribute tracking, since they are tensors.
-        object.__setattr__(self, "_posterior", (mu, log_var))
+    def split_posterior(self, posterior):
+        """``(mu, log_var)`` from the ``posterior`` output."""
+        z_dim = self.encoder.outputs[0].shape[-1]
+        return posterior[:, :z_dim], posterior[:, z_dim : 2 * z_dim]
 
     def compile_arguments(self) -> dict:
         """The ``compile`` arguments this wiring needs besides the optimizer."""
@@ -170,7 +178,7 @@ class BaseVAE(keras.Model):
         """The ``y`` that ``fit`` pairs with a batch of images."""
         return images
 
-    def _track(self, images, bce, kl, output=None, mu=None, log_var=None):
+    def track(self, images, bce, kl, output=None, mu=None, log_var=None):
         # Weighted by batch size, as Keras weights its own "loss" tracker.
         batch_size = ops.shape(images)[0]
         self.bce_tracker.update_state(bce, sample_weight=batch_size)
@@ -221,12 +229,19 @@ class BaseVAE(keras.Model):
 
 
 class _AddedLossVAE(BaseVAE):
-    """Wirings whose KL term reaches Keras through ``add_loss``: Keras adds ``self.losses``."""
+    """Wirings whose KL term reaches Keras through ``add_loss``: Keras adds ``self.losses``.
+
+    The compiled loss is the reconstruction's alone, on the ``reconstruction`` output.
+    """
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        kl = ops.sum(self.losses)  # exactly the KL term: no other layer adds a loss
-        self._track(x, total - kl, kl, y_pred, *self._posterior)
+        reconstruction = y_pred["reconstruction"]
+        total = super().compute_loss(x, y, reconstruction, sample_weight, training=training)
+        # Exactly the KL term: no other layer adds a loss. Python's sum, not ops.sum: Keras first
+        # traces this method with add_loss losses dropped, and PyTorch cannot stack an empty list
+        # (keras-team/keras#19430).
+        kl = sum(self.losses)
+        self.track(x, total - kl, kl, reconstruction, *self.split_posterior(y_pred["posterior"]))
         return total
 
 
@@ -252,20 +267,20 @@ class AddLossVAE(_AddedLossVAE):
 
     def call(self, inputs, training=None):
         mu, log_var, z = self.encoder(inputs, training=training)
-        self._remember_posterior(mu, log_var)
         self.add_loss(kl_term(self.loss_settings, mu, log_var, self.kl_scale))
-        return self.training_output(z, training=training)
+        return self.outputs_of(mu, log_var, z, training)
 
 
 @SERIALIZABLE
 class TrainStepVAE(BaseVAE):
     """Strategy "train_step": explicit BCE + KL in a custom ``train_step`` and ``test_step``.
 
-    Gradients come from ``tf.GradientTape`` on TensorFlow and ``backward()`` on PyTorch.
+    The loss is :meth:`loss_terms`, in ``keras.ops``; the step around it is the backend's own
+    (:mod:`vaekit.backends`): ``tf.GradientTape`` on TensorFlow, ``backward()`` on PyTorch, and
+    on JAX a stateless ``(state, data) -> (logs, state)`` step with ``jax.value_and_grad``.
     """
 
     strategy = "train_step"
-    backends = ("tensorflow", "torch")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -282,7 +297,7 @@ class TrainStepVAE(BaseVAE):
     def compile_arguments(self) -> dict:
         return {"loss": None}
 
-    def _loss_terms(self, images, training):
+    def loss_terms(self, images, training):
         """``(loss, bce, kl, output, mu, log_var)`` of a batch."""
         mu, log_var, z = self.encoder(images, training=training)
         output = self.training_output(z, training=training)
@@ -294,8 +309,7 @@ class TrainStepVAE(BaseVAE):
             # report the single-sample ELBO's terms.
             loss = -ops.mean(iwae_bound(self._log_weights(images, mu, log_var, training)))
         # Regularisers a user adds to a layer still count, as they would under compile().
-        extra = ops.sum(self.losses) if self.losses else 0.0
-        return loss + extra, bce, kl, output, mu, log_var
+        return loss + sum(self.losses), bce, kl, output, mu, log_var
 
     def _log_weights(self, images, mu, log_var, training):
         samples = self.loss_settings.iw_samples
@@ -310,46 +324,23 @@ class TrainStepVAE(BaseVAE):
             epsilon,
         )
 
-    def train_step(self, data):
-        images = data[0] if isinstance(data, tuple | list) else data
-        gradients, terms = _GRADIENTS[keras.backend.backend()](self, images)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-        return self._report(images, *terms)
+    # Keras calls train_step(data) on TensorFlow and PyTorch, train_step(state, data) on JAX.
+    def train_step(self, *arguments):
+        return backends.current.train_step(self, *arguments)
 
-    def test_step(self, data):
-        images = data[0] if isinstance(data, tuple | list) else data
-        return self._report(images, *self._loss_terms(images, training=False))
+    def test_step(self, *arguments):
+        return backends.current.test_step(self, *arguments)
 
-    def _report(self, images, loss, bce, kl, output, mu, log_var):
+    @staticmethod
+    def images_of(data):
+        """The images of a batch ``(x, y)`` or ``x``."""
+        return data[0] if isinstance(data, tuple | list) else data
+
+    def report(self, images, loss, bce, kl, output, mu, log_var):
+        """Update the metrics with one batch's terms; returns the logs."""
         self.loss_tracker.update_state(loss, sample_weight=ops.shape(images)[0])
-        self._track(images, bce, kl, output, mu, log_var)
+        self.track(images, bce, kl, output, mu, log_var)
         return {m.name: m.result() for m in self.metrics}
-
-
-def _tensorflow_gradients(model, images):
-    import tensorflow as tf  # here, not at the top: only the TensorFlow backend needs it
-
-    with tf.GradientTape() as tape:
-        losses = model._loss_terms(images, training=True)
-        scaled = model.optimizer.scale_loss(losses[0])  # loss scaling under mixed_float16
-    return tape.gradient(scaled, model.trainable_weights), losses
-
-
-def _torch_gradients(model, images):
-    model.zero_grad()
-    losses = model._loss_terms(images, training=True)
-    model.optimizer.scale_loss(losses[0]).backward()
-    return [variable.value.grad for variable in model.trainable_weights], losses
-
-
-def _jax_gradients(model, images):
-    raise NotImplementedError(
-        "model.kl_strategy: 'train_step' supports the tensorflow and torch backends; "
-        "use 'layer', 'add_loss' or 'multi_output' on jax"
-    )
-
-
-_GRADIENTS = {"tensorflow": _tensorflow_gradients, "torch": _torch_gradients, "jax": _jax_gradients}
 
 
 @SERIALIZABLE
@@ -361,13 +352,13 @@ class MultiOutputVAE(BaseVAE):
 
     strategy = "multi_output"
 
-    def call(self, inputs, training=None):
-        mu, log_var, z = self.encoder(inputs, training=training)
-        parts = [ops.cast(mu, "float32"), ops.cast(log_var, "float32")]
+    def outputs_of(self, mu, log_var, z, training=None):
+        outputs = super().outputs_of(mu, log_var, z, training)
         if self.kl_scale is not None:  # the schedule's multiplier rides along to KLLoss
-            parts.append(ops.ones_like(parts[0][:, :1]) * self.kl_scale)
-        posterior = ops.concatenate(parts, axis=-1)  # (B, 2 * z_dim [+ 1])
-        return {"reconstruction": self.training_output(z, training), "posterior": posterior}
+            posterior = outputs["posterior"]
+            scale = ops.ones_like(posterior[:, :1]) * ops.cast(self.kl_scale, "float32")
+            outputs["posterior"] = ops.concatenate([posterior, scale], axis=-1)  # (B, 2 D + 1)
+        return outputs
 
     def compile_arguments(self) -> dict:
         return {
@@ -385,52 +376,13 @@ class MultiOutputVAE(BaseVAE):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        z_dim = self.encoder.outputs[0].shape[-1]
-        mu, log_var = y_pred["posterior"][:, :z_dim], y_pred["posterior"][:, z_dim : 2 * z_dim]
+        mu, log_var = self.split_posterior(y_pred["posterior"])
         kl = kl_term(self.loss_settings, mu, log_var, self.kl_scale)
-        self._track(x, total - kl, kl, y_pred["reconstruction"], mu, log_var)
+        self.track(x, total - kl, kl, y_pred["reconstruction"], mu, log_var)
         return total
 
 
 STRATEGIES = {cls.strategy: cls for cls in (LayerKLVAE, AddLossVAE, TrainStepVAE, MultiOutputVAE)}
-
-
-def check_backend(strategy: str, backend: str | None = None) -> None:
-    """Raise a :class:`ConfigError` if wiring ``strategy`` does not train on ``backend`` yet.
-
-    The message names the backend, the wiring and what does train. On PyTorch the wirings that go
-    through Keras's ``compute_loss`` fail inside Keras; on JAX none trains yet.
-
-    Example:
-        >>> check_backend("train_step", "torch")
-        >>> check_backend("layer", "torch")
-        Traceback (most recent call last):
-        ...
-        vaekit.errors.ConfigError: model.kl_strategy: 'layer' does not train on the torch ...
-    """
-    backend = backend or keras.backend.backend()
-    if backend in STRATEGIES[strategy].backends:
-        return
-    working = _wirings(backend)
-    if working:
-        raise ConfigError(
-            f"model.kl_strategy: {strategy!r} does not train on the {backend} backend "
-            f"(KERAS_BACKEND={backend}) yet; use kl_strategy {' or '.join(working)}, or "
-            f"KERAS_BACKEND=tensorflow, where {', '.join(_wirings('tensorflow'))} train"
-        )
-    others = "; ".join(
-        f"{other}: {', '.join(_wirings(other))}"
-        for other in ("tensorflow", "torch", "jax")
-        if other != backend and _wirings(other)
-    )
-    raise ConfigError(
-        f"KERAS_BACKEND={backend}: no kl_strategy trains on the {backend} backend yet; "
-        f"use another backend (what trains there: {others})"
-    )
-
-
-def _wirings(backend: str) -> list[str]:
-    return [name for name, cls in STRATEGIES.items() if backend in cls.backends]
 
 
 def build_vae(

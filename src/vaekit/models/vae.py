@@ -29,6 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from vaekit import backends
 from vaekit.config import ModelConfig, _build_section
 from vaekit.datasets.pipeline import (
     check_steps_per_execution,
@@ -41,7 +42,7 @@ from vaekit.models.architecture import build_decoder
 from vaekit.models.likelihoods import MEANS
 from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model
-from vaekit.models.strategies import STRATEGIES, build_vae, check_backend
+from vaekit.models.strategies import STRATEGIES, build_vae
 
 FORMAT_VERSION = 1  # bump when a saved model can no longer be read by older vaekit
 
@@ -306,8 +307,8 @@ class VariationalAutoencoder:
     def _require_model(self, trains: bool = False):
         if self.model is None:
             raise RuntimeError("build the model first (build=True, or build_model())")
-        if trains:  # fit and evaluate run the wiring's loss, which not every backend supports
-            check_backend(self.config.kl_strategy)
+        if trains:
+            backends.check_steps_per_call(self.model.steps_per_execution or 1)
 
 
 def _model_config(model) -> dict:

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from vaekit import datasets, plots, report, resources
-from vaekit.backend import is_out_of_memory, native_optimizer
+from vaekit.backends import check_steps_per_call, is_out_of_memory, native_optimizer
 from vaekit.config import Config
 from vaekit.datasets import ArrayImages, FileImages, Images
 from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
@@ -57,7 +57,6 @@ from vaekit.errors import (
 from vaekit.io import check_output_file
 from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model, read_model_header
-from vaekit.models.strategies import check_backend
 from vaekit.models.vae import VariationalAutoencoder
 from vaekit.training import tensorboard
 from vaekit.training.agreement import check_agreement, check_epoch_boundary, check_resume_overrides
@@ -324,7 +323,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     """
     run = RunFolder(Path(out))
     _refuse_existing(run)
-    check_backend(config.model.kl_strategy)
+    check_steps_per_call(config.train.steps_per_execution)
     if config.train.tensorboard:
         tensorboard.check()
     data = load_data(config, verbose=_bar(verbose))  # user mistakes surface before writing
@@ -467,7 +466,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     saved = Config.load(run.config)
     config = Config.load(run.config, overrides)
     check_resume_overrides(saved, config)
-    check_backend(config.model.kl_strategy)
+    check_steps_per_call(config.train.steps_per_execution)
     check_training_memory(config)
     with RunLock(run.path, "vaekit train --resume"):
         try:
