@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 import jax
-from keras.src.backend.common.stateless_scope import StatelessScope
+from keras import StatelessScope
 
 NAME = "jax"
 # jit_compile "auto": XLA on every device (eager JAX runs op by op, many times slower).
