@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaekit-installed
 
-.PHONY: setup demo test test-slow test-wheel lint bench clean
+.PHONY: setup demo test test-slow test-backends test-wheel test-no-tensorflow lint bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,38 @@ test: setup lint
 
 test-slow: setup
 	$(PYTEST) -m slow; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
+
+# The backend-neutral test files (the KL wirings' equivalence, the objectives, the pipeline, the
+# layers, saving) on JAX and on PyTorch, one backend per process. Needs both installed in .venv;
+# CI installs them (PyTorch's CPU wheel, JAX from the registry).
+BACKEND_TESTS := tests/test_strategies.py tests/test_objective.py tests/test_pipeline.py \
+	tests/test_layers.py tests/test_model.py
+test-backends: setup
+	@$(BIN)/python -c 'import jax, torch' 2>/dev/null || { echo "test-backends needs jax and torch in $(VENV) (see .ci/run)"; exit 1; }
+	set -e; for backend in jax torch; do KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_TESTS); done
+
+# vaekit where only JAX or only PyTorch is installed (no TensorFlow), as on a GPU machine: the
+# built wheel with one backend, in a new virtual environment, run from outside the source tree.
+# PYTORCH names the torch requirement (CI: torch==2.13.0, the CPU wheel on disk).
+PYTORCH ?= torch
+test-no-tensorflow: setup
+	rm -rf dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	set -e; wheel=$$(ls $(CURDIR)/dist/vaekit-*.whl); \
+	for backend in jax torch; do \
+		tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		$(PYTHON) -m venv "$$tmp/venv"; \
+		if [ $$backend = jax ]; then spec="$$wheel[jax]"; else spec="$$wheel $(PYTORCH)"; fi; \
+		"$$tmp/venv/bin/python" -m pip install --quiet $$spec pytest; \
+		cp tests/test_without_tensorflow.py configs/mnist_seed.yaml "$$tmp/"; \
+		(cd "$$tmp" && KERAS_BACKEND=$$backend VAEKIT_TEST_WITHOUT_TENSORFLOW=1 \
+			venv/bin/python -m pytest -q -p no:cacheprovider test_without_tensorflow.py); \
+		"$$tmp/venv/bin/python" -m pip uninstall --quiet -y $$backend $$([ $$backend = jax ] && echo jaxlib); \
+		said=$$(cd "$$tmp" && env -u KERAS_BACKEND venv/bin/vaekit info 2>&1 || echo "exit $$?"); \
+		echo "with no backend: $$said"; \
+		case "$$said" in "vaekit: error: no Keras backend is installed"*"exit 2") ;; *) exit 1;; esac; \
+		rm -rf "$$tmp"; \
+	done
 
 # The console-script tests against the built wheel, installed (not editable) into a new virtual
 # environment and run from a folder outside the source tree: an editable install hides missing

@@ -55,6 +55,8 @@ def test_the_backend_is_the_one_asked_for_or_the_first_installed(tmp_path):
     assert backends.choose(home, available=lambda n: n != "tensorflow") == "jax"
     (tmp_path / "keras.json").write_text('{"backend": "torch"}')
     assert backends.choose(home, available=lambda n: True) == "torch"  # keras.json's choice
+    (tmp_path / "keras.json").write_text('{"backend": "tensorflow"}')  # as Keras writes it
+    assert backends.choose(home, available=lambda n: n != "tensorflow") == "jax"
 
 
 def test_a_missing_backend_is_one_line_naming_what_to_install(tmp_path):

@@ -6,8 +6,9 @@ Everything that differs by backend lives in one module here, as Keras keeps its 
 thread pools seen, the data feeding and the rewritten gradients. :data:`current` is the module of
 the backend in use; the models hold only ``keras.ops`` code.
 
-Which backend: ``KERAS_BACKEND`` when set, else the ``backend`` of Keras's ``keras.json``, else
-the first installed of tensorflow (the fastest on CPUs), jax and torch. A chosen backend that is
+Which backend: ``KERAS_BACKEND`` when set, else the ``backend`` of Keras's ``keras.json`` where
+that one is installed (Keras writes the file itself, naming tensorflow), else the first installed
+of tensorflow (the fastest on CPUs), jax and torch. A chosen backend that is
 not installed, or none at all, is a :class:`~vaekit.errors.BackendUnavailable` naming what to
 install, raised by ``import vaekit``. ``TF_CPP_MIN_LOG_LEVEL`` becomes ``1`` (TensorFlow's C++
 INFO lines hidden) unless set. TensorFlow 2.21 prints a few lines while its libraries load that no
@@ -68,7 +69,7 @@ def choose(environ=None, available=installed) -> str:
         'torch'
     """
     environ = os.environ if environ is None else environ
-    chosen = environ.get("KERAS_BACKEND") or _keras_json_backend(environ)
+    chosen = environ.get("KERAS_BACKEND")
     if chosen:
         if chosen in NAMES and not available(chosen):
             raise BackendUnavailable(
@@ -76,6 +77,11 @@ def choose(environ=None, available=installed) -> str:
                 f"{INSTALL[chosen]}, or choose an installed backend"
             )
         return chosen  # Keras itself names a backend it does not know
+    # Keras writes keras.json itself on first import, naming "tensorflow" whatever is installed:
+    # its choice counts where that backend is installed.
+    preferred = _keras_json_backend(environ)
+    if preferred in NAMES and available(preferred):
+        return preferred
     for backend in NAMES:
         if available(backend):
             return backend
@@ -115,14 +121,17 @@ def _console_script() -> bool:
     return os.path.basename(sys.argv[0] if sys.argv else "") == "vaekit"
 
 
-_CHOSEN_BY = (
-    "KERAS_BACKEND"
-    if os.environ.get("KERAS_BACKEND")
-    else "keras.json"
-    if _keras_json_backend(os.environ)
-    else "the first installed of tensorflow, jax, torch"
-)
+def _chosen_by(environ, backend: str) -> str:
+    if environ.get("KERAS_BACKEND"):
+        return "KERAS_BACKEND"
+    if _keras_json_backend(environ) == backend:
+        return "keras.json"
+    return "the first installed of tensorflow, jax, torch"
+
+
+_CHOSEN_BY = "KERAS_BACKEND"
 if "keras" not in sys.modules:  # Keras already loaded has chosen its backend
+    _asked = dict(os.environ)
     try:
         os.environ["KERAS_BACKEND"] = choose()
     except BackendUnavailable as error:
@@ -131,6 +140,7 @@ if "keras" not in sys.modules:  # Keras already loaded has chosen its backend
         # The console script imports vaekit before its own error handling exists: one line, 2.
         print(f"vaekit: error: {error}", file=sys.stderr)
         raise SystemExit(error.exit_code) from None
+    _CHOSEN_BY = _chosen_by(_asked, os.environ["KERAS_BACKEND"])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 _import_keras()
 
