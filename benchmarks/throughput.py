@@ -7,6 +7,8 @@ Run from the repository root (``make bench`` runs the first line):
     python -m benchmarks.throughput --scaling              # vaekit: batch, image size, z_dim
     python -m benchmarks.throughput --json results.json    # also save every raw number
     python -m benchmarks.throughput --set train.jit_compile=true   # any vaekit config override
+    python -m benchmarks.throughput --only vaekit,plain-keras,plain-torch \
+        --backends tensorflow,jax,torch                    # vaekit and plain Keras per backend
 
 Implementations: ``vaekit`` (configs/mnist_seed.yaml: kl_strategy layer, float32, through
 ``vaekit.training.run.build_vae`` and ``VariationalAutoencoder.fit``), ``vaekit-add_loss``,
@@ -61,6 +63,7 @@ class Case:
     z_dim: int
     overrides: tuple[str, ...] = ()  # vaekit config overrides, "section.key=value"
     data: str = "mnist"
+    backend: str | None = None  # KERAS_BACKEND of the worker (None: this process's)
 
     def settings(self, args) -> Settings:
         h, w, c = self.shape
@@ -133,10 +136,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="auto",
         help="auto: MNIST for 28,28,1, else synthetic",
     )
+    parser.add_argument(
+        "--backends",
+        help="comma-separated Keras backends (tensorflow,jax,torch): each Keras implementation "
+        "once per backend (plain-torch once)",
+    )
     parser.add_argument("--worker", choices=IMPLEMENTATIONS, help="internal: measure one run")
     args = parser.parse_args(argv)
     args.config = str(Path(args.config).resolve())
     args.only = args.only.split(",") if args.only else list(IMPLEMENTATIONS)
+    args.backends = args.backends.split(",") if args.backends else None
+    if args.backends and args.scaling:
+        parser.error("--backends: measures the main table; run --scaling with KERAS_BACKEND set")
+    wrong = [name for name in args.backends or () if name not in ("tensorflow", "jax", "torch")]
+    if wrong:
+        parser.error(f"--backends: unknown {', '.join(wrong)}; choose from tensorflow, jax, torch")
     if args.worker:
         args.only = [args.worker]
     unknown = [name for name in args.only if name not in IMPLEMENTATIONS]
@@ -158,7 +172,17 @@ def main_cases(args) -> list[Case]:
     shape, z_dim = tuple(config.model.input_dim), config.model.z_dim
     batch = args.batch or config.train.batch_size
     data = args.data if args.data != "auto" else "mnist" if shape == (28, 28, 1) else "synthetic"
-    return [Case(name, name, batch, shape, z_dim, tuple(args.set), data) for name in args.only]
+    if not args.backends or args.worker:
+        return [Case(name, name, batch, shape, z_dim, tuple(args.set), data) for name in args.only]
+    cases = []
+    for backend in args.backends:
+        for name in args.only:
+            if name != "plain-torch":
+                label = f"{name} ({backend})"
+                cases.append(Case(label, name, batch, shape, z_dim, tuple(args.set), data, backend))
+    if "plain-torch" in args.only:
+        cases.append(Case("plain-torch", "plain-torch", batch, shape, z_dim, (), data, "torch"))
+    return cases
 
 
 def scaling_cases(args) -> tuple[list[Case], Case]:
@@ -181,6 +205,8 @@ def run_worker(case: Case, args) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     if case.implementation == "plain-torch":
         env["KERAS_BACKEND"] = "torch"  # vaekit.config then loads Keras on torch, not TensorFlow
+    if case.backend:
+        env["KERAS_BACKEND"] = case.backend
     done = subprocess.run(case.command(args), cwd=ROOT, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode == 0 and lines:

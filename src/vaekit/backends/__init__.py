@@ -110,10 +110,15 @@ def _muted_stderr():
         os.close(devnull)
 
 
+def _quiet_tensorflow():
+    """Mute standard error while something may load TensorFlow for the first time."""
+    quiet = "tensorflow" not in sys.modules and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0"
+    return _muted_stderr() if quiet else contextlib.nullcontext()
+
+
 def _import_keras() -> None:
     # Keras loads TensorFlow on the other backends too, where it is installed (for tf.data).
-    quiet = "tensorflow" not in sys.modules and os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"
-    with _muted_stderr() if quiet else contextlib.nullcontext():
+    with _quiet_tensorflow():
         import keras  # noqa: F401  (loads the backend)
 
 
@@ -158,6 +163,13 @@ def name() -> str:
 
 
 current = importlib.import_module(f"vaekit.backends.{name()}")
+
+
+def set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed``, which also seeds TensorFlow wherever it is installed
+    (loading it, on any backend): that first load without its start-up lines."""
+    with _quiet_tensorflow():
+        keras.utils.set_random_seed(seed)
 
 
 def check_steps_per_call(steps: int) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from vaekit import datasets, plots, report, resources
+from vaekit import backends, datasets, plots, report, resources
 from vaekit.backends import check_steps_per_call, is_out_of_memory, native_optimizer
 from vaekit.config import Config
 from vaekit.datasets import ArrayImages, FileImages, Images
@@ -286,7 +286,7 @@ def build_vae(config: Config, settings: dict | None = None) -> VariationalAutoen
         settings: what :func:`prepare_devices` returned, if it ran already.
     """
     settings = settings or prepare_devices(config)
-    keras.utils.set_random_seed(config.train.seed)
+    backends.set_random_seed(config.train.seed)
     with _dtype_policy(config.train.precision):
         vae = VariationalAutoencoder.from_config(
             config.model, objective=Objective.from_config(config)
