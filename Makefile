@@ -29,10 +29,12 @@ test-slow: setup
 	$(PYTEST) -m slow; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
 
 # The backend-neutral test files (the KL wirings' equivalence, the objectives, the pipeline, the
-# layers, saving) on JAX and on PyTorch, one backend per process. Needs both installed in .venv;
-# CI installs them (PyTorch's CPU wheel, JAX from the registry).
+# layers, saving, image folders, the commands in-process with exact resumes, the notebook) on JAX
+# and on PyTorch, one backend per process. Needs both installed in .venv; CI installs them
+# (PyTorch's CPU wheel, JAX from the registry).
 BACKEND_TESTS := tests/test_strategies.py tests/test_objective.py tests/test_pipeline.py \
-	tests/test_layers.py tests/test_model.py
+	tests/test_layers.py tests/test_model.py tests/test_folder.py tests/test_cli.py \
+	tests/test_notebook.py
 test-backends: setup
 	@$(BIN)/python -c 'import jax, torch' 2>/dev/null || { echo "test-backends needs jax and torch in $(VENV) (see .ci/run)"; exit 1; }
 	set -e; for backend in jax torch; do KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_TESTS); done

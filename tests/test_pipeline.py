@@ -96,3 +96,17 @@ def test_mixed_bfloat16_keeps_the_loss_terms_in_float32(images):
     # bf16 has ~3 significant digits: the loss agrees to about 1%.
     assert vae.evaluate(images)["bce"] == pytest.approx(reference["bce"], rel=2e-2)
     assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
+
+
+def test_a_reset_before_the_first_epoch_does_not_skip_an_epoch(numbered):
+    # Keras's PyTorch and JAX trainers reset their epoch iterator (on_epoch_end) once before the
+    # first epoch; the stream must still start at its first epoch (tf.data has no such hook).
+    data = make_dataset(numbered, 4, seed=7, epochs=2)
+    if not hasattr(data, "on_epoch_end"):
+        pytest.skip("tf.data: Keras resets nothing")
+    data.on_epoch_end()  # no batch handed out: not an epoch
+    data[0]  # a batch drawn to build the model, then a reset: still not an epoch
+    data.on_epoch_end()
+    assert [image_ids(b) for b in batches(data)] == [
+        image_ids(b) for b in batches(make_dataset(numbered, 4, seed=7, epochs=2))
+    ]

@@ -142,11 +142,13 @@ class EpochBatches(keras.utils.PyDataset):
         self.shuffle, self.seed, self.epoch, self.end_epoch = shuffle, seed, first_epoch, epochs
         self.order = epoch_order(len(images), seed, first_epoch, shuffle)
         self.skip = first_step  # a mid-epoch resume starts its first pass further in
+        self.fetched = set()  # the batches of this epoch handed out so far
 
     def __len__(self):
         return steps_per_epoch(len(self.images), self.batch_size) - self.skip
 
     def __getitem__(self, index):
+        self.fetched.add(index)
         index += self.skip
         indices = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = self.images.take(indices)
@@ -157,6 +159,13 @@ class EpochBatches(keras.utils.PyDataset):
         return batch, keras.tree.map_structure(keras.ops.convert_to_numpy, targets)
 
     def on_epoch_end(self):
+        # Keras also calls this where no epoch ended: its PyTorch and JAX trainers reset their
+        # epoch iterator once before the first epoch (after drawing a batch to build the model,
+        # where it is not built). Only an epoch whose every batch was handed out moves on.
+        done = len(self.fetched) >= len(self)
+        self.fetched = set()
+        if not done:
+            return
         self.skip = 0
         self.epoch += 1
         self.order = epoch_order(len(self.images), self.seed, self.epoch, self.shuffle)

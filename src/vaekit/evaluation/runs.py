@@ -48,8 +48,9 @@ from vaekit.errors import VaekitError
 from vaekit.evaluation.estimators import DEFAULT_MAX_POINTS
 from vaekit.evaluation.images import evaluate_images
 from vaekit.io import atomic_write_text, check_output_file
+from vaekit.training.data import load_data
+from vaekit.training.folder import RunFolder, load_run_model, open_run
 from vaekit.training.lock import RunLock
-from vaekit.training.run import RunFolder, load_data, load_run_model, open_run
 from vaekit.version import __version__
 
 DEFAULT_SAMPLES = 1000

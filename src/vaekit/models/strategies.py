@@ -170,6 +170,23 @@ class BaseVAE(keras.Model):
         z_dim = self.encoder.outputs[0].shape[-1]
         return posterior[:, :z_dim], posterior[:, z_dim : 2 * z_dim]
 
+    def build_losses(self) -> None:
+        """Build the compiled losses from the outputs' shapes, before ``fit`` or ``evaluate``.
+
+        Keras otherwise builds them from a batch it draws out of the data first
+        (``Trainer._symbolic_build``): from a ``PyDataset`` (JAX, PyTorch) that draw ends an epoch
+        of vaekit's stream, so training would start one epoch ahead, and a mid-epoch resume would
+        lose the rest of its epoch. The outputs here come from the decoder alone (no noise drawn).
+        """
+        if self._compile_loss is None or self._compile_loss.built:
+            return
+        images = ops.zeros((1, *self.encoder.inputs[0].shape[1:]), "float32")
+        zeros = ops.zeros((1, self.encoder.outputs[0].shape[-1]), "float32")
+        outputs = self.outputs_of(zeros, zeros, zeros, training=False)
+        self.compute_loss(images, self.targets(images), outputs, training=False)
+        for metric in self.metrics:  # the trackers saw this call: start from nothing
+            metric.reset_state()
+
     def compile_arguments(self) -> dict:
         """The ``compile`` arguments this wiring needs besides the optimizer."""
         return {"loss": ReconstructionLoss(self.objective)}

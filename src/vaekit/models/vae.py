@@ -178,6 +178,7 @@ class VariationalAutoencoder:
         :mod:`vaekit.datasets.binarize`).
         """
         self._require_model(trains=True)
+        self.model.build_losses()
         per_execution = self.model.steps_per_execution or 1
         check_steps_per_execution(len(x), batch_size, per_execution, initial_step)
         validation = None
@@ -222,6 +223,7 @@ class VariationalAutoencoder:
     def evaluate(self, x, batch_size=128, verbose=0) -> dict:
         """Mean ``loss``, ``bce``, ``kl`` and ``nelbo`` (nats per image) over images ``x``."""
         self._require_model(trains=True)
+        self.model.build_losses()
         data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False)
         logs = self.model.evaluate(data, verbose=verbose, return_dict=True)
         return {key: float(logs[key]) for key in ("loss", "bce", "kl", "nelbo")}

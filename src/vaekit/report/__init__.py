@@ -37,7 +37,8 @@ from vaekit.report.explorer import explore
 from vaekit.report.html import render_page
 
 # A module, not its names: vaekit.training.run may import this package while it loads itself.
-from vaekit.training import run as runs
+from vaekit.training import data as run_data
+from vaekit.training import figures, folder
 from vaekit.training.callbacks import read_metrics
 from vaekit.training.lock import RunLock
 from vaekit.version import __version__
@@ -89,14 +90,16 @@ def write_report(
             raise VaekitError(f"{flag}: got {value!r}, expected an integer >= {lowest}")
     if out is not None:
         check_output_file(out, "--out", (".html", ".htm"))
-    run, config, source = runs.open_run(run_dir)
-    data = runs.load_data(config, run=run, verbose=verbose)
+    run, config, source = folder.open_run(run_dir)
+    data = run_data.load_data(config, run=run, verbose=verbose)
     target = Path(out) if out is not None else run.path / FILE_NAME
     inside = target.resolve().parent == run.path.resolve()
     with RunLock(run.path, "vaekit report") if inside else contextlib.nullcontext():
-        vae = runs.load_run_model(run, source)
+        vae = folder.load_run_model(run, source)
         if inside and not any(run.plots.glob("*.png")):
-            runs.write_plots(vae, run, data.test, config.train.seed, data.source.classes, verbose)
+            figures.write_plots(
+                vae, run, data.test, config.train.seed, data.source.classes, verbose
+            )
         return write_run_report(
             vae, run, data.test, data.source.classes, target, points, grid, verbose, source, notify
         )
@@ -118,7 +121,7 @@ def write_run_report(
 
     Args:
         vae: the run's :class:`~vaekit.models.vae.VariationalAutoencoder`.
-        run: the :class:`~vaekit.training.run.RunFolder`; its config, metrics, plots and
+        run: the :class:`~vaekit.training.folder.RunFolder`; its config, metrics, plots and
             ``evaluation.json`` are read.
         test: the test images (:class:`~vaekit.training.run.Data`'s ``test``).
         classes: the names of the labels, or None.

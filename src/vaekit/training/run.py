@@ -1,4 +1,8 @@
-"""Training runs and their folders: train, resume, evaluate, plot, generate.
+"""Training runs: train, resume (and, from their own modules, the folder, data and figures).
+
+Training and resuming live here; a run folder's paths and reading it are
+:mod:`vaekit.training.folder`'s, the images a run uses :mod:`vaekit.training.data`'s, its plots
+and samples :mod:`vaekit.training.figures`'s (the names are re-exported here).
 
 A run folder holds::
 
@@ -24,37 +28,26 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import shutil
-import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 
-from vaekit import backends, datasets, plots, report, resources
+from vaekit import backends, report, resources
 from vaekit.backends import check_steps_per_call, is_out_of_memory, native_optimizer
 from vaekit.config import Config
-from vaekit.datasets import ArrayImages, FileImages, Images
-from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
-from vaekit.datasets.folder import Manifest
-from vaekit.datasets.images import cache_to_memmap
-from vaekit.datasets.pipeline import check_steps_per_execution
+from vaekit.datasets import FileImages
 from vaekit.errors import (
     ConfigError,
-    DataError,
     ModelFileError,
     OutOfMemory,
     StorageError,
     VaekitError,
     one_line,
     plural,
-    printable,
 )
-from vaekit.io import check_output_file
 from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model, read_model_header
 from vaekit.models.vae import VariationalAutoencoder
@@ -69,201 +62,18 @@ from vaekit.training.checkpoints import (
     read_state,
     training_state,
 )
+from vaekit.training.data import Data, cached, load_data, record_source, split_data
 from vaekit.training.device import configure
+from vaekit.training.figures import generate, plot, write_plots
+from vaekit.training.folder import RunFolder, default_run_dir, load_run_model, open_run, readable
 from vaekit.training.guards import NonFiniteGuard, SignalStop
 from vaekit.training.lock import RunLock
 
-
-@dataclass(frozen=True)
-class RunFolder:
-    """The paths of one run folder."""
-
-    path: Path
-
-    @property
-    def config(self) -> Path:
-        return self.path / "config.yaml"
-
-    @property
-    def model(self) -> Path:
-        return self.path / "model.keras"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / "metrics.csv"
-
-    @property
-    def plots(self) -> Path:
-        return self.path / "plots"
-
-    @property
-    def manifest(self) -> Path:
-        """The files of a folder data set that the run reads (see vaekit.datasets.folder)."""
-        return self.path / "manifest.json"
-
-    @property
-    def tensorboard(self) -> Path:
-        """TensorBoard logs (``train.tensorboard: true``)."""
-        return self.path / "tensorboard"
-
-    @property
-    def bad_files(self) -> Path:
-        return self.path / "bad_files.txt"
-
-    @property
-    def cache(self) -> Path:
-        """Decoded images of a folder data set with ``data.cache: true`` (uint8 memory maps)."""
-        return self.path / "cache"
-
-    @classmethod
-    def existing(cls, path: str | Path) -> RunFolder:
-        """A folder that must already hold a run (its config.yaml)."""
-        run = cls(Path(path))
-        if not run.config.is_file():
-            raise VaekitError(f"{run.path}: not a vaekit run folder (no config.yaml)")
-        return run
-
-
-@dataclass
-class Data:
-    """The images a run uses: training, validation (or None) and test, and their source."""
-
-    train: Images
-    validation: Images | None
-    test: Images
-    source: datasets.ImageData
-
-
-def load_data(
-    config: Config, first_step: int = 0, run: RunFolder | None = None, verbose: int = 0
-) -> Data:
-    """Open and check the configured data set against the model and the batch size.
-
-    Args:
-        config: the run's config.
-        first_step: steps of the first epoch already done (a mid-epoch resume).
-        run: an existing run, whose manifest (a folder data set) says which files to read.
-        verbose: 1 shows a progress bar while a folder's files are checked.
-    """
-    manifest = None
-    if run is not None and run.manifest.is_file():
-        manifest = Manifest.read(run.manifest)
-        for note in manifest.verify():
-            warnings.warn(note, stacklevel=2)
-    data = config.data
-    source = datasets.open_images(
-        data.dataset,
-        tuple(config.model.input_dim),
-        resize=data.resize,
-        test_split=data.test_split,
-        labels=data.labels,
-        on_bad_file=data.on_bad_file,
-        manifest=manifest,
-        verbose=verbose,
-        max_pixels=data.max_image_pixels,
-    )
-    if run is not None:
-        source = _cached(config, run, source)
-    return _split(config, source, first_step)
-
-
-def _split(config: Config, source: datasets.ImageData, first_step: int = 0) -> Data:
-    """Apply ``data.limit`` and ``data.validation`` to a source; check it fits the training."""
-    data = config.data
-    train, test = (_first(images, data.limit) for images in (source.train, source.test))
-    if data.train_on == "train+test":
-        train = _concatenate(train, test, data.dataset)
-    expected = tuple(config.model.input_dim)
-    if train.shape != expected:
-        raise DataError(
-            f"{data.dataset}: images have shape {train.shape}, "
-            f"but model.input_dim is {list(expected)}; make them agree"
-        )
-    validation = {"test": test, "none": None}.get(data.validation)
-    if isinstance(data.validation, float):
-        held_out = max(1, round(len(train) * data.validation))
-        if held_out >= len(train):
-            raise ConfigError(
-                f"data.validation: got {data.validation}, which leaves no training images"
-            )
-        train, validation = (
-            train.subset(slice(0, len(train) - held_out)),
-            train.subset(slice(len(train) - held_out, len(train))),
-        )
-    if config.train.batch_size > len(train):
-        raise ConfigError(
-            f"train.batch_size: got {config.train.batch_size}, larger than the "
-            f"{len(train)} training images; use at most {len(train)}"
-        )
-    check_steps_per_execution(
-        len(train), config.train.batch_size, config.train.steps_per_execution, first_step
-    )
-    if data.binarize != "none":
-        # Validation and test: one fixed sample each; training: fixed (static) or drawn per batch.
-        seed = config.train.seed
-        test = binarize_static(test, seed, TEST_STREAM)
-        if data.validation == "test":
-            validation = test
-        elif validation is not None:  # held out of the training images
-            validation = binarize_static(validation, seed, HELD_OUT_STREAM)
-        if data.binarize == "static":
-            train = binarize_static(train, seed, TRAIN_STREAM)
-    return Data(train, validation, test, source)
-
-
-def _concatenate(train: Images, test: Images, name: str) -> Images:
-    """Training and test images as one training set (``data.train_on: train+test``)."""
-    if not (isinstance(train, ArrayImages) and isinstance(test, ArrayImages)):
-        raise ConfigError(
-            f"data.train_on: train+test needs a data set held in memory (mnist, fashion_mnist, "
-            f"shapes, an .npz); {name} is read from files"
-        )
-    labels = None
-    if train.labels is not None and test.labels is not None:
-        labels = np.concatenate([train.labels, test.labels])
-    return ArrayImages(np.concatenate([train.array, test.array]), labels=labels)
-
-
-def _cached(config: Config, run: RunFolder, source: datasets.ImageData) -> datasets.ImageData:
-    """With ``data.cache``, a folder's images decoded once into memory maps in ``run.cache``."""
-    if not config.data.cache or not isinstance(source.train, FileImages):
-        return source
-    run.cache.mkdir(exist_ok=True)
-    return dataclasses.replace(
-        source,
-        train=cache_to_memmap(source.train, run.cache / "train.u8"),
-        test=cache_to_memmap(source.test, run.cache / "test.u8"),
-    )
-
-
-def _first(images: Images, limit: int | None) -> Images:
-    return images if limit is None or limit >= len(images) else images.subset(slice(0, limit))
-
-
-def _record_source(run: RunFolder, data: Data) -> None:
-    """Keep a folder data set's manifest in the run, and report the files it left out."""
-    manifest = data.source.manifest
-    if manifest is None or run.manifest.exists():
-        return
-    manifest.save(run.manifest)
-    if manifest.bad:
-        manifest.write_bad_files(run.bad_files)
-        path, why = manifest.bad[0]
-        warnings.warn(
-            f"{printable(manifest.root)}: skipped {plural(len(manifest.bad), 'bad file')} "
-            f"(first: {printable(path)}: {why}); the list is in {run.bad_files}",
-            stacklevel=3,
-        )
-
-
-def default_run_dir(config_path: str | Path | None) -> Path:
-    """``runs/<config name>-<date-time>``."""
-    stem = Path(config_path).stem if config_path else "run"
-    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+# The training runs' API, with the folder, data and figure functions it is made of.
+__all__ = [
+    "RunFolder", "build_vae", "default_run_dir", "generate", "load_data", "load_run_model",
+    "open_run", "plot", "prepare_devices", "read_metrics", "resume", "train", "write_plots",
+]  # fmt: skip
 
 
 def prepare_devices(config: Config) -> dict:
@@ -333,9 +143,9 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
         _refuse_existing(run, locked=True)  # also one another process began meanwhile
         try:
             vae = build_vae(config)
-            _record_source(run, data)
+            record_source(run, data)
             if config.data.cache:
-                data = _split(config, _cached(config, run, data.source))
+                data = split_data(config, cached(config, run, data.source))
             config.save(run.config)
             return _fit(vae, config, run, data, verbose=verbose)
         except Exception as error:
@@ -491,7 +301,7 @@ def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder
     if checkpoint is None:  # killed before its first checkpoint: nothing was trained
         data = load_data(config, run=run)
         vae = build_vae(config, settings)
-        _record_source(run, data)
+        record_source(run, data)
         config.save(run.config)
         return _fit(vae, config, run, data, verbose=verbose)
     header = read_model_header(checkpoint)
@@ -503,7 +313,7 @@ def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder
         position = checkpoint_position(checkpoint)
     check_epoch_boundary(saved, config, checkpoint, position[1])
     finished = position[0] >= config.train.epochs
-    if finished and (checkpoint == run.model or _readable(run.model)):
+    if finished and (checkpoint == run.model or readable(run.model)):
         raise ConfigError(
             f"train.epochs: got {config.train.epochs}, but the run has already "
             f"done {plural(position[0], 'epoch')}; pass --set train.epochs=N with N > "
@@ -577,15 +387,6 @@ def _final_model_to_continue(run: RunFolder):
         stacklevel=4,
     )
     return run.model, load_model(run.model)
-
-
-def _readable(path: Path) -> bool:
-    """Whether a model file is whole (its archive's members pass their CRC checks)."""
-    try:
-        read_model_header(path)
-    except ModelFileError:
-        return False
-    return True
 
 
 def _fit(
@@ -681,161 +482,3 @@ def _finish(
 def _bar(verbose) -> int:
     """Keras's ``verbose`` (0, 1, 2 or "auto") as a progress bar's: 1 shows one."""
     return 0 if verbose in (0, "0") else 1
-
-
-def write_plots(
-    vae,
-    run: RunFolder,
-    test: Images,
-    seed: int = 0,
-    classes: list[str] | None = None,
-    verbose: int = 0,
-) -> list[Path]:
-    """Draw every plot of a run into ``run.plots``; returns the files written.
-
-    The latent space shows the first 10,000 test images, encoded a batch at a time (so memory does
-    not depend on the image size); with ``z_dim`` above 2 the latent traversals replace the
-    manifold. ``verbose=1`` shows Keras's progress bar, a plot at a time.
-    """
-    sample = test.subset(slice(0, min(len(test), 10_000)))
-    folder = run.plots
-    mu, log_var = vae.posterior(sample, batch_size=64)  # small batches: a low peak of memory
-    kl = np.mean(0.5 * (mu**2 + np.exp(log_var) - log_var - 1.0), axis=0)  # per dimension
-    originals = sample.take(np.linspace(0, len(sample) - 1, min(10, len(sample))).astype(int))
-    rows = read_metrics(run.metrics)
-    # Pairs of test images far apart in the set (often of different classes).
-    pairs = min(6, len(sample) // 2)
-    first = np.arange(pairs) * (len(sample) // (2 * max(pairs, 1)))
-    second = first + len(sample) // 2
-    steps = {  # file name -> how to draw it (None: this run has nothing to draw there)
-        "latent_space.png": lambda path: plots.plot_latent_space(mu, sample.labels, path, classes),
-        "reconstructions.png": lambda path: plots.plot_reconstructions(
-            originals, vae.reconstruct(originals), path
-        ),
-        "samples.png": lambda path: plots.plot_samples(vae.generate(64, seed=seed), path),
-        "manifold.png": (lambda path: plots.plot_manifold(vae.decode, path))
-        if vae.config.z_dim == 2
-        else None,
-        "traversals.png": (lambda path: plots.plot_traversals(vae.decode, mu[0], kl, path))
-        if vae.config.z_dim != 2
-        else None,
-        "kl_per_dimension.png": lambda path: plots.plot_kl_per_dimension(
-            kl, path, variance=mu.var(axis=0)
-        ),
-        "interpolations.png": (
-            lambda path: plots.plot_interpolations(
-                vae.decode,
-                mu[first],
-                mu[second],
-                path,
-                originals=np.stack([sample.take(first), sample.take(second)], axis=1),
-            )
-        )
-        if pairs
-        else None,
-        "loss.png": (lambda path: plots.plot_loss(rows, path)) if rows else None,
-        # Runs from before the negative ELBO was logged have no curve of it.
-        "nelbo.png": (lambda path: plots.plot_nelbo(rows, path))
-        if any(row.get("nelbo") is not None for row in rows)
-        else None,
-    }
-    steps = {name: draw for name, draw in steps.items() if draw is not None}
-    bar = keras.utils.Progbar(len(steps), verbose=verbose, unit_name="plot")
-    written = []
-    for name, draw in steps.items():
-        draw(folder / name)
-        written.append(folder / name)
-        bar.add(1)
-    return written
-
-
-def open_run(path: str | Path) -> tuple[RunFolder, Config, Path]:
-    """A run folder to read, its config, and the model file to use, which the config agrees with.
-
-    The model file is ``model.keras``, or the newest checkpoint when training did not finish or
-    ``model.keras`` is damaged (with a warning naming both). ``config.yaml`` is checked against
-    it (:func:`~vaekit.training.agreement.check_agreement`) before anything else is read.
-
-    Raises:
-        VaekitError: not a run folder, an unreadable or hand-changed ``config.yaml``, or no model
-            file to use.
-    """
-    run = RunFolder.existing(path)
-    config = Config.load(run.config)
-    source, header = _model_file(run)
-    check_agreement(run.config, config, header, source)
-    return run, config, source
-
-
-def _model_file(run: RunFolder) -> tuple[Path, dict]:
-    """``(path, header)`` of the model file a command reading ``run`` uses."""
-    damaged = None
-    if run.model.exists():
-        try:
-            return run.model, read_model_header(run.model)
-        except ModelFileError as error:
-            damaged = error
-    for checkpoint in reversed(list_checkpoints(run.checkpoints)):
-        try:
-            header = read_model_header(checkpoint)
-            read_state(checkpoint)
-        except ModelFileError as error:
-            warnings.warn(f"skipping damaged checkpoint: {error}", stacklevel=3)
-            continue
-        if damaged is not None:
-            epochs = checkpoint_position(checkpoint)[0]
-            warnings.warn(
-                f"{damaged}; using the newest checkpoint, {checkpoint.name} (after "
-                f"{plural(epochs, 'epoch')}), instead; vaekit train --resume {run.path} writes "
-                "model.keras again",
-                stacklevel=3,
-            )
-        return checkpoint, header
-    if damaged is not None:
-        raise ModelFileError(f"{damaged}; and there is no complete checkpoint to use instead")
-    raise VaekitError(f"{run.path}: holds neither model.keras nor a complete checkpoint")
-
-
-def load_run_model(run: RunFolder, source: Path | None = None) -> VariationalAutoencoder:
-    """The run's model from ``source`` (default: what :func:`open_run` chooses)."""
-    source = source or _model_file(run)[0]
-    return VariationalAutoencoder.from_keras_model(load_model(source))
-
-
-def plot(path: str | Path, verbose: int = 0) -> list[Path]:
-    """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
-    with RunLock(RunFolder.existing(path).path, "vaekit plot"):  # refused at once if in use
-        run, config, source = open_run(path)
-        data = load_data(config, run=run, verbose=verbose)
-        return write_plots(
-            load_run_model(run, source),
-            run,
-            data.test,
-            config.train.seed,
-            data.source.classes,
-            verbose,
-        )
-
-
-def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:
-    """Decode ``n`` samples of ``z ~ N(0, I)`` from a run's model into an image grid at ``out``,
-    in the format its suffix names (:data:`~vaekit.plots.PICTURE_SUFFIXES`)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= plots.MAX_GRID_IMAGES:
-        side = math.isqrt(plots.MAX_GRID_IMAGES)
-        raise VaekitError(
-            f"-n: got {n}, expected an integer from 1 to {plots.MAX_GRID_IMAGES:,} (one picture "
-            f"holds a grid of at most {side} x {side}); for more, run generate again with "
-            "another --seed"
-        )
-    out = check_output_file(out, "--out", plots.PICTURE_SUFFIXES)
-    run, config, source = open_run(path)
-    resources.check_fits(
-        resources.decoding_memory(config.model, 2 * n, "-n"), f"decoding {n:,} images"
-    )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise VaekitError(f"--out {out}: cannot create its folder ({error.strerror})") from None
-    vae = load_run_model(run, source)
-    plots.plot_samples(vae.generate(n, seed=seed), out)
-    return out
