@@ -60,6 +60,21 @@ def make_folder(folder: Path, count: int, seed: int = 0) -> None:
         picture.save(folder / f"class{i % 10}" / f"{i:06d}.jpg", quality=90)
 
 
+def _batches(dataset):
+    """The batches as ``fit`` reads them: tf.data on TensorFlow; on JAX and PyTorch the
+    ``PyDataset`` through Keras's own adapter (its decoding threads and queue)."""
+    if hasattr(dataset, "cardinality"):
+        yield from dataset
+        return
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    adapter = PyDatasetAdapter(dataset, shuffle=False)
+    while True:
+        adapter.on_epoch_begin()
+        yield from adapter.get_numpy_iterator()
+        adapter.on_epoch_end()
+
+
 def throughput(folder: Path, batches: int, batch_size: int, repeats: int) -> dict:
     """Images per second of the pipeline alone over ``folder`` (see the module docstring)."""
     from vaekit.datasets import open_images
@@ -70,7 +85,7 @@ def throughput(folder: Path, batches: int, batch_size: int, repeats: int) -> dic
     listed = time.perf_counter() - started
     rates = []
     for repeat in range(repeats):
-        stream = iter(make_dataset(data.train, batch_size, seed=repeat, epochs=1_000))
+        stream = _batches(make_dataset(data.train, batch_size, seed=repeat, epochs=1_000))
         for _ in range(10):  # warm-up: threads started, buffers filled
             next(stream)
         started = time.perf_counter()

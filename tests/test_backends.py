@@ -107,6 +107,12 @@ def test_every_wiring_and_command_on_the_backend(tmp_path, backend, strategy):
     ok(on(backend, "train", "--resume", run, "--set", "train.epochs=2", "--quiet"))
     rows = (run / "metrics.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
+    if strategy == "layer":  # the commands that do not depend on the wiring, once per backend
+        other = tmp_path / "other"
+        ok(train(backend, other, "train_step"))
+        ok(on(backend, "compare", run, other, "--out", tmp_path / "compare.html"))
+        assert f"{backend} (KERAS_BACKEND)" in ok(on(backend, "info")).stdout
+        assert "mnist" in ok(on(backend, "datasets")).stdout
 
 
 @pytest.fixture(scope="module")
