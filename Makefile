@@ -37,7 +37,10 @@ BACKEND_TESTS := tests/test_strategies.py tests/test_objective.py tests/test_pip
 	tests/test_notebook.py
 test-backends: setup
 	@$(BIN)/python -c 'import jax, torch' 2>/dev/null || { echo "test-backends needs jax and torch in $(VENV) (see .ci/run)"; exit 1; }
-	set -e; for backend in jax torch; do KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_TESTS); done
+	set -e; for backend in jax torch; do \
+		KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_TESTS); \
+		KERAS_BACKEND=$$backend $(PYTEST) tests/test_docs.py -k "docstring and backends"; \
+	done
 
 # vaekit where only JAX or only PyTorch is installed (no TensorFlow), as on a GPU machine: the
 # built wheel with one backend, in a new virtual environment, run from outside the source tree.

@@ -183,9 +183,11 @@ class BaseVAE(keras.Model):
         images = ops.zeros((1, *self.encoder.inputs[0].shape[1:]), "float32")
         zeros = ops.zeros((1, self.encoder.outputs[0].shape[-1]), "float32")
         outputs = self.outputs_of(zeros, zeros, zeros, training=False)
-        self.compute_loss(images, self.targets(images), outputs, training=False)
-        for metric in self.metrics:  # the trackers saw this call: start from nothing
-            metric.reset_state()
+        self._compile_loss.build(*self.compiled_loss_inputs(images, outputs))
+
+    def compiled_loss_inputs(self, images, outputs):
+        """``(y_true, y_pred)`` of the compiled loss: the reconstruction's alone."""
+        return self.targets(images), outputs["reconstruction"]
 
     def compile_arguments(self) -> dict:
         """The ``compile`` arguments this wiring needs besides the optimizer."""
@@ -390,6 +392,9 @@ class MultiOutputVAE(BaseVAE):
         width = 2 * self.encoder.outputs[0].shape[-1] + (self.kl_scale is not None)
         dummy = ops.zeros((ops.shape(images)[0], width), dtype="float32")
         return {"reconstruction": images, "posterior": dummy}
+
+    def compiled_loss_inputs(self, images, outputs):
+        return self.targets(images), outputs  # both outputs have their loss
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
