@@ -30,7 +30,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from vaekit import datasets, evaluation, hardware, report
+from vaekit import datasets, distribute, evaluation, hardware, report
 from vaekit.backends import is_out_of_memory
 from vaekit.config import Config
 from vaekit.errors import Interrupted, OutOfMemory, VaekitError, one_line
@@ -153,6 +153,11 @@ def _train(args) -> int:
     else:
         config = Config.load(args.config, args.set)
         folder = run.train(config, args.out or run.default_run_dir(args.config), verbose=verbose)
+    placement = distribute.active_run()
+    if not placement.chief:  # process 0 reports and writes the folder
+        print(f"process {placement.cluster.process_id} of {placement.cluster.num_processes}: "
+              f"done ({placement.describe()}); process 0 wrote {folder.path}")  # fmt: skip
+        return 0
     rows = run.read_metrics(folder.metrics)
     if rows:
         last = rows[-1]
@@ -160,6 +165,8 @@ def _train(args) -> int:
             f"epoch {last['epoch']}: loss {last['loss']:.4f}  bce {last['bce']:.4f}  "
             f"kl {last['kl']:.5f}  ({last['seconds']:.1f} s/epoch)"
         )
+    if placement.distributed:
+        print(f"trained on: {placement.describe()}")
     print(f"run folder: {folder.path}\nplots:      {folder.plots}")
     return 0
 

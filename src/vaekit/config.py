@@ -42,6 +42,7 @@ LOSS_CONVENTIONS = ("reference", "elbo")
 KL_SCHEDULES = ("constant", "linear", "cyclical")
 BINARIZE = ("none", "dynamic", "static")
 TRAIN_ON = ("train", "train+test")
+DISTRIBUTIONS = ("none", "data_parallel", "mirrored")
 
 
 # Field checks: each takes (field name, value) and returns the normalised value or raises.
@@ -132,6 +133,15 @@ def _input_dim(name, value):
 def _jit(name, value):
     if not isinstance(value, bool) and value != "auto":  # 1 == True, but 1 is not a setting
         _fail(name, value, "true, false or auto")
+    return value
+
+
+def _address(name, value):
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        _fail(name, value, "HOST:PORT of process 0 (e.g. 10.0.0.1:1234) or null")
     return value
 
 
@@ -369,6 +379,16 @@ class TrainConfig:
     kl_ramp: float = _spec(0.5, _float(0.0, 1.0, exclusive_min=True))
     free_bits: float = _spec(0.0, _float())
     iw_samples: int = _spec(1, _int(1))
+    # Data-parallel training over many devices and machines (vaekit.distribute, docs/scaling.md):
+    # data_parallel is keras.distribution's DataParallel (JAX), mirrored TensorFlow's
+    # MirroredStrategy; batch_size stays the global batch. cpu_devices splits the CPU into that
+    # many devices. Several processes join with the arguments of keras.distribution.initialize,
+    # or a launcher's environment (SLURM, torchrun, Open MPI, KERAS_DISTRIBUTION_*).
+    distribute: str = _spec("none", _choice(DISTRIBUTIONS))
+    cpu_devices: int | None = _spec(None, _int(1, optional=True))
+    coordinator_address: str | None = _spec(None, _address)
+    num_processes: int | None = _spec(None, _int(1, optional=True))
+    process_id: int | None = _spec(None, _int(0, optional=True))
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -502,6 +522,12 @@ def _check_objective(config: Config) -> None:
                 "train.iw_samples: the importance-weighted bound needs train.loss_convention "
                 "elbo, beta 1, kl_schedule constant and free_bits 0"
             )
+    processes, process = train.num_processes, train.process_id
+    if processes is not None and process is not None and process >= processes:
+        raise ConfigError(
+            f"train.process_id: got {process}, but train.num_processes is {processes}; use 0 to "
+            f"{processes - 1}"
+        )
     if data.train_on == "train+test" and data.validation == "test":
         raise ConfigError(
             "data.validation: 'test' would validate on training images with data.train_on "

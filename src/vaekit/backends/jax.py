@@ -8,6 +8,15 @@ Keras's JAX trainer is stateless: a step is ``(state, data) -> (logs, state)``, 
 ``add_loss`` (a user's activity regularizer) are collected and kept. Batches come from
 :class:`vaekit.datasets.pipeline.EpochBatches`; JAX sums bfloat16 in float32 already.
 
+Distribution (:mod:`vaekit.distribute`): ``keras.distribution.DataParallel`` over every device of
+every process. XLA computes each step on the global batch, so losses, metrics and the sampling
+noise are those of one device with that batch; each process hands Keras its own rows of the batch
+(``auto_shard_dataset`` off: Keras shards only ``tf.data``), and Keras assembles the global array.
+Processes join with ``keras.distribution.initialize`` (``jax.distributed``); JAX's coordination
+service notices a process whose heartbeats stop (after 100 s, JAX's default, which Keras does not
+expose), and :func:`prepare_distribution` watches it so that the others stop with one line naming
+that process instead of hanging in a collective.
+
 Example:
     >>> NAME, AUTO_JIT["cpu"]
     ('jax', True)
@@ -15,9 +24,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
+import time
 
 import jax
+import keras
 from keras import StatelessScope
 
 NAME = "jax"
@@ -111,6 +125,126 @@ def no_gpu_reason() -> str:
 
 def threads() -> dict:
     return {"XLA_FLAGS": os.environ.get("XLA_FLAGS", "(none)")}
+
+
+# Distribution (vaekit.distribute).
+def split_cpu(count: int) -> None:
+    """Make JAX see ``count`` CPU devices (``jax_num_cpu_devices``), before it starts."""
+    from vaekit.errors import ConfigError
+
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # JAX already started in this process: its devices stay
+        if len(jax.devices("cpu")) != count:
+            raise ConfigError(
+                f"train.cpu_devices: JAX started earlier in this process with "
+                f"{len(jax.devices('cpu'))} CPU devices; set it in a new process"
+            ) from None
+
+
+def prepare_distribution(train, cluster) -> None:
+    """Before JAX starts: join the other processes (``keras.distribution.initialize``)."""
+    if cluster.num_processes > 1 and not jax.distributed.is_initialized():
+        keras.distribution.initialize(
+            cluster.coordinator_address, cluster.num_processes, cluster.process_id
+        )
+        _watch(cluster)
+
+
+def data_parallel(train, cluster):
+    """``keras.distribution.DataParallel`` over every device of every process."""
+    devices = keras.distribution.list_devices("cpu" if train.device == "cpu" else None)
+    distribution = keras.distribution.DataParallel(devices=devices)
+    distribution.auto_shard_dataset = False  # vaekit's stream gives each process its own rows
+    keras.distribution.set_distribution(distribution)
+    return len(devices), contextlib.nullcontext
+
+
+DISTRIBUTIONS = {
+    "data_parallel": data_parallel,
+    "mirrored": "tf.distribute strategies run TensorFlow's graphs only",
+}
+
+
+def release_distribution() -> None:
+    keras.distribution.set_distribution(None)
+
+
+@contextlib.contextmanager
+def alone():
+    """No distribution while this process works by itself (see vaekit.distribute.alone)."""
+    distribution = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(distribution)
+
+
+def barrier(name: str) -> None:
+    from jax.experimental import multihost_utils
+
+    multihost_utils.sync_global_devices(name)
+
+
+# What the watch says when a process is gone; vaekit.training.run adds how to resume.
+lost_hint = ["continue from the newest complete checkpoint with vaekit train --resume RUN_DIR on "
+             "every process"]  # fmt: skip
+
+
+def _watch(cluster, every: float = 2.0) -> None:
+    """A daemon thread that ends this process with one line once another one is gone.
+
+    Without it, a process whose peer died waits in a collective until JAX's coordination service
+    aborts it with a C++ stack trace. It asks that service which processes are alive (through
+    ``jax.distributed``'s client: JAX has no public call for it; where that is missing, nothing
+    is watched and JAX's own message stands).
+    """
+    try:
+        from jax._src import distributed
+
+        client = distributed.global_state.client
+        client.get_live_nodes  # noqa: B018  (present in the JAX in use?)
+    except (ImportError, AttributeError):
+        return
+    everyone = list(range(cluster.num_processes))
+    me = cluster.process_id
+
+    def stop(message: str) -> None:
+        print(f"vaekit: error: {message}; this process (process {me}) stops too; "
+              f"{lost_hint[0]}", file=sys.stderr, flush=True)  # fmt: skip
+        os._exit(1)
+
+    def watch() -> None:
+        failures = 0
+        while True:
+            time.sleep(every)
+            try:
+                live = set(client.get_live_nodes(everyone))
+            except Exception:  # noqa: BLE001  (the coordinator itself is unreachable)
+                failures += 1
+                if failures >= 3:
+                    where = cluster.coordinator_address or "its address"
+                    stop(f"process 0 (the coordinator, at {where}) cannot be reached")
+                continue
+            failures = 0
+            gone = [p for p in everyone if p not in live]
+            if gone and len(gone) < len(everyone):
+                names = ", ".join(map(str, gone))
+                stop(f"process {names} of the run's {len(everyone)} stopped (JAX's distributed "
+                     "service got no heartbeat from it)")  # fmt: skip
+            elif gone:
+                stop("JAX's distributed service reports the run's processes as stopped")
+
+    threading.Thread(target=watch, name="vaekit-process-watch", daemon=True).start()
+
+
+def replicas() -> int:
+    return 1  # one program over all devices: Keras's losses need no division
+
+
+def normal(shape, seed):
+    return keras.random.normal(shape, seed=seed)
 
 
 def make_dataset(*arguments):

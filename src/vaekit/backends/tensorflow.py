@@ -16,6 +16,12 @@ graph. For a positive slope the output has the sign of the input, so the gradien
 output to ``LeakyReluGrad`` instead: the same gradient, bit for bit, and the three ops fuse
 (float32 training steps of the reference model 7-12% faster).
 
+**Distribution** (:mod:`vaekit.distribute`): ``tf.distribute.MirroredStrategy``; the model is
+built inside its scope, ``tf.data`` batches are split over the replicas by Keras. Keras divides
+its compiled and ``add_loss`` losses by the replicas (the gradients are summed over them); the
+``train_step`` wiring's loss is divided here (:func:`replicas`), and each replica draws its rows
+of the noise of the whole batch (:func:`normal`), so a step equals one device's on that batch.
+
 Example:
     >>> import numpy as np
     >>> np.array(bias_add(np.zeros((2, 3), "float32"), np.arange(3.0, dtype="float32"))).tolist()
@@ -24,9 +30,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
+import keras
 import tensorflow as tf
 
 NAME = "tensorflow"
@@ -42,7 +50,9 @@ def train_step(model, data):
     images = model.images_of(data)
     with tf.GradientTape() as tape:
         terms = model.loss_terms(images, training=True)
-        scaled = model.optimizer.scale_loss(terms[0])  # loss scaling under mixed_float16
+        # The replicas' gradients are summed: each one's loss counts 1/replicas of the batch.
+        share = terms[0] / replicas() if replicas() > 1 else terms[0]
+        scaled = model.optimizer.scale_loss(share)  # loss scaling under mixed_float16
     gradients = tape.gradient(scaled, model.trainable_weights)
     model.optimizer.apply_gradients(zip(gradients, model.trainable_weights, strict=True))
     return model.report(images, *terms)
@@ -106,6 +116,86 @@ def threads() -> dict:
     }
 
 
+# Distribution (vaekit.distribute).
+alone = contextlib.nullcontext  # one process
+
+
+def replicas() -> int:
+    """The replicas a step runs on (``tf.distribute``'s); 1 outside a strategy."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def normal(shape, seed):
+    """``keras.random.normal(shape)``; in a replica of ``n``, its rows of the noise of all ``n``.
+
+    Each replica of a ``MirroredStrategy`` draws from the same seed state: drawing its own shape
+    would give every replica the same noise, unlike one device. Drawing the whole batch's and
+    keeping this replica's rows gives the noise of one device (the replicas' batches are equal).
+    """
+    context = tf.distribute.get_replica_context()
+    count = replicas()
+    if context is None or count == 1:
+        return keras.random.normal(shape, seed=seed)
+    rows = shape[0]
+    noise = keras.random.normal((rows * count, *shape[1:]), seed=seed)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * rows
+    return noise[start : start + rows]
+
+
+def split_cpu(count: int) -> None:
+    """Split the CPU into ``count`` logical devices, before the runtime starts."""
+    from vaekit.errors import ConfigError
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    except RuntimeError:  # the runtime started earlier in this process
+        if len(tf.config.list_logical_devices("CPU")) != count:
+            raise ConfigError(
+                "train.cpu_devices: TensorFlow started earlier in this process with "
+                f"{len(tf.config.list_logical_devices('CPU'))} CPU devices; set it in a new "
+                "process"
+            ) from None
+
+
+def prepare_distribution(train, cluster) -> None:
+    """Refuse several processes (see DISTRIBUTIONS)."""
+    from vaekit.errors import ConfigError
+
+    if cluster.num_processes > 1:
+        raise ConfigError(
+            f"train.num_processes: {cluster.num_processes} processes ({cluster.source}), but "
+            f"train.distribute=mirrored spans one machine: Keras {keras.__version__}'s fit does "
+            "not run under tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585); "
+            "train over machines with KERAS_BACKEND=jax and train.distribute=data_parallel"
+        )
+
+
+def mirrored(train, cluster):
+    """``tf.distribute.MirroredStrategy`` over the GPUs in use, else the logical CPU devices."""
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+    devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    return strategy.num_replicas_in_sync, strategy.scope
+
+
+DISTRIBUTIONS = {
+    "mirrored": mirrored,
+    "data_parallel": "keras.distribution's DataParallel spreads fit on JAX; TensorFlow's fit is "
+    "spread by tf.distribute",
+}
+
+
+def release_distribution() -> None:
+    pass  # a strategy holds no global state: a model built outside its scope runs on one device
+
+
+def barrier(name: str) -> None:
+    pass  # one process
+
+
 # Feeding: tf.data, with the epoch's order and each batch's gather in the input graph.
 def _loader(images):
     """A function from a batch of indices to the float32 images, in TensorFlow ops."""
@@ -130,20 +220,17 @@ def _loader(images):
     return read
 
 
-def make_dataset(
-    images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
-):
-    """The batches of :func:`vaekit.datasets.pipeline.make_dataset` as a ``tf.data.Dataset``."""
-    from vaekit.datasets.pipeline import epoch_order, prefetch_depth, steps_per_epoch
+def make_dataset(images, stream, targets, binarize_seed):
+    """The batches of :func:`vaekit.datasets.pipeline.make_dataset` as a ``tf.data.Dataset``
+    (whole batches: ``tf.distribute`` splits them over the replicas)."""
+    from vaekit.datasets.pipeline import prefetch_depth
 
-    n = len(images)
     load = _loader(images)
 
     def batches_of_epoch(epoch):
-        order = tf.numpy_function(
-            lambda e: epoch_order(n, seed, int(e), shuffle), [epoch], tf.int64, stateful=False
-        )
-        batches = tf.data.Dataset.from_tensor_slices(tf.ensure_shape(order, [n])).batch(batch_size)
+        order = tf.numpy_function(lambda e: stream.order(int(e)), [epoch], tf.int64, stateful=False)
+        order = tf.ensure_shape(order, [stream.used])
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(stream.batch_size)
         return batches.enumerate().map(lambda step, indices: (epoch, step, indices))
 
     def to_example(epoch, step, indices):
@@ -157,16 +244,20 @@ def make_dataset(
     # Batches read from disk are decoded a few at a time, and only a few wait: tf.data's autotuner
     # would otherwise grow its buffers with the run (hundreds of MB of decoded 64x64x3 batches).
     ahead = tf.data.AUTOTUNE if images.in_memory else prefetch_depth()
+    # One process: a strategy splits each batch over its replicas, nothing to shard over workers.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return (
-        tf.data.Dataset.range(first_epoch, epochs)
+        tf.data.Dataset.range(stream.first_epoch, stream.epochs)
+        .with_options(options)
         .flat_map(batches_of_epoch)
-        .skip(first_step)  # skips index batches only: nothing is gathered for them
+        .skip(stream.first_step)  # skips index batches only: nothing is gathered for them
         .map(to_example, num_parallel_calls=ahead, deterministic=True)
         .prefetch(ahead)
         # flat_map hides the length; state it so Keras knows where an evaluation pass ends.
         .apply(
             tf.data.experimental.assert_cardinality(
-                steps_per_epoch(n, batch_size) * (epochs - first_epoch) - first_step
+                stream.steps * (stream.epochs - stream.first_epoch) - stream.first_step
             )
         )
     )

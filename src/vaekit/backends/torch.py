@@ -12,6 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+
+import keras
 import torch
 
 NAME = "torch"
@@ -76,6 +79,34 @@ def threads() -> dict:
         "torch intra-op": torch.get_num_threads(),
         "torch inter-op": torch.get_num_interop_threads(),
     }
+
+
+# Distribution: none in released Keras (vaekit.distribute refuses it in one line).
+DISTRIBUTIONS = {
+    "data_parallel": f"Keras {keras.__version__} has no keras.distribution for PyTorch; it is "
+    "in progress upstream, keras-team/keras#23418",
+    "mirrored": None,
+}
+
+
+alone = contextlib.nullcontext  # one process
+
+
+def split_cpu(count: int) -> None:
+    from vaekit.errors import ConfigError
+
+    raise ConfigError(
+        "train.cpu_devices: PyTorch has no logical CPU devices; leave it null (it splits the CPU "
+        "for KERAS_BACKEND=jax or tensorflow)"
+    )
+
+
+def replicas() -> int:
+    return 1
+
+
+def normal(shape, seed):
+    return keras.random.normal(shape, seed=seed)
 
 
 def make_dataset(*arguments):

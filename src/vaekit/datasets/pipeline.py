@@ -27,7 +27,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from vaekit import backends
+from vaekit import backends, distribute
 from vaekit.datasets.binarize import dynamic_seed
 from vaekit.datasets.images import ArrayImages, Images
 from vaekit.errors import ConfigError
@@ -89,6 +89,7 @@ def make_dataset(
     epochs: int = 1,
     first_step: int = 0,
     binarize_seed: int | None = None,
+    spread: bool = True,
 ):
     """Batches ``(x, y)`` for epochs ``first_epoch .. epochs - 1``, for ``model.fit``.
 
@@ -102,12 +103,55 @@ def make_dataset(
         first_step: batches of ``first_epoch`` already done (a mid-epoch resume skips them).
         binarize_seed: not None: dynamic binarization, a fresh Bernoulli sample of every batch
             drawn from ``(binarize_seed, epoch, step)`` (see :mod:`vaekit.datasets.binarize`).
+        spread: for a run spread over devices (:mod:`vaekit.distribute`), cut and shard the
+            batches as it trains on them; False gives every image (encoding, predicting).
     """
     targets = targets or (lambda x: x)
     images = as_images(images)
-    return backends.current.make_dataset(
-        images, batch_size, targets, shuffle, seed, first_epoch, epochs, first_step, binarize_seed
+    placement = distribute.active() if spread else distribute.Placement()
+    stream = Stream(
+        len(images), batch_size, shuffle, seed, first_epoch, epochs, first_step, placement
     )
+    return backends.current.make_dataset(images, stream, targets, binarize_seed)
+
+
+class Stream:
+    """The batches of indices of :func:`make_dataset`: which images, in which order, and, where
+    the run is spread over devices (:mod:`vaekit.distribute`), which of them this process reads.
+
+    Each epoch trains on its first :attr:`used` images of the order (the last batch cut to split
+    evenly over the devices); :attr:`rows` is this process's part of every batch.
+
+    Example:
+        >>> stream = Stream(10, 4, shuffle=False, seed=0, first_epoch=0, epochs=1, first_step=0)
+        >>> stream.steps, stream.batch(0, 2).tolist()
+        (3, [8, 9])
+    """
+
+    def __init__(
+        self, n, batch_size, shuffle, seed, first_epoch, epochs, first_step, placement=None
+    ):
+        placement = placement or distribute.Placement()
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.first_epoch, self.epochs, self.first_step = first_epoch, epochs, first_step
+        self.used = placement.usable(n, batch_size)
+        self.processes = placement.cluster.num_processes
+        self.process = placement.cluster.process_id
+        self.steps = steps_per_epoch(self.used, batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The epoch's image order, cut to the images it trains on."""
+        return epoch_order(self.n, self.seed, epoch, self.shuffle)[: self.used]
+
+    def batch(self, epoch: int, step: int, order: np.ndarray | None = None) -> np.ndarray:
+        """The indices of one whole (global) batch."""
+        order = self.order(epoch) if order is None else order
+        return order[step * self.batch_size : (step + 1) * self.batch_size]
+
+    def rows(self, count: int) -> slice:
+        """This process's rows of a batch of ``count`` images (all of them with one process)."""
+        per_process = count // self.processes
+        return slice(self.process * per_process, (self.process + 1) * per_process)
 
 
 def prefetch_depth() -> int:
@@ -123,38 +167,30 @@ class EpochBatches(keras.utils.PyDataset):
     memory stays bounded by a few batches, whatever the number of images.
     """
 
-    def __init__(
-        self,
-        images,
-        batch_size,
-        targets,
-        shuffle,
-        seed,
-        first_epoch,
-        epochs,
-        first_step,
-        binarize_seed=None,
-    ):
+    def __init__(self, images, stream: Stream, targets, binarize_seed=None):
         ahead = 1 if images.in_memory else prefetch_depth()
         super().__init__(workers=ahead, max_queue_size=ahead)
-        self.images, self.batch_size, self.targets = images, batch_size, targets
+        self.images, self.stream, self.targets = images, stream, targets
+        self.batch_size = stream.batch_size
         self.binarize_seed = binarize_seed
-        self.shuffle, self.seed, self.epoch, self.end_epoch = shuffle, seed, first_epoch, epochs
-        self.order = epoch_order(len(images), seed, first_epoch, shuffle)
-        self.skip = first_step  # a mid-epoch resume starts its first pass further in
+        self.epoch, self.end_epoch = stream.first_epoch, stream.epochs
+        self.order = stream.order(self.epoch)
+        self.skip = stream.first_step  # a mid-epoch resume starts its first pass further in
         self.fetched = set()  # the batches of this epoch handed out so far
 
     def __len__(self):
-        return steps_per_epoch(len(self.images), self.batch_size) - self.skip
+        return self.stream.steps - self.skip
 
     def __getitem__(self, index):
         self.fetched.add(index)
         index += self.skip
-        indices = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        batch = self.images.take(indices)
-        if self.binarize_seed is not None:
+        indices = self.stream.batch(self.epoch, index, self.order)  # the whole batch's
+        rows = self.stream.rows(len(indices))  # this process's part of it
+        batch = self.images.take(indices[rows])
+        if self.binarize_seed is not None:  # drawn for the whole batch: the same on any devices
             rng = np.random.default_rng(dynamic_seed(self.binarize_seed, self.epoch, index))
-            batch = (rng.random(batch.shape, dtype=np.float32) < batch).astype(np.float32)
+            uniform = rng.random((len(indices), *batch.shape[1:]), dtype=np.float32)[rows]
+            batch = (uniform < batch).astype(np.float32)
         targets = self.targets(batch)
         return batch, keras.tree.map_structure(keras.ops.convert_to_numpy, targets)
 
@@ -168,7 +204,7 @@ class EpochBatches(keras.utils.PyDataset):
             return
         self.skip = 0
         self.epoch += 1
-        self.order = epoch_order(len(self.images), self.seed, self.epoch, self.shuffle)
+        self.order = self.stream.order(self.epoch)
 
 
 def iterate(dataset):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from vaekit import backends
 from vaekit.models.objective import Objective, kl_term, reconstruction_per_image
 
 SERIALIZABLE = keras.saving.register_keras_serializable(package="vaekit")
@@ -43,7 +44,8 @@ class Sampling(keras.layers.Layer):
     def call(self, inputs):
         mu, log_var = inputs
         mu32, log_var32 = ops.cast(mu, "float32"), ops.cast(log_var, "float32")
-        epsilon = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
+        # One device's noise also where a replica holds part of the batch (vaekit.distribute).
+        epsilon = backends.current.normal(ops.shape(mu), self.seed_generator)
         return ops.cast(mu32 + ops.exp(log_var32 / 2.0) * epsilon, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):

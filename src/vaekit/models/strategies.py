@@ -260,7 +260,8 @@ class _AddedLossVAE(BaseVAE):
         # traces this method with add_loss losses dropped, and PyTorch cannot stack an empty list
         # (keras-team/keras#19430).
         kl = sum(self.losses)
-        self.track(x, total - kl, kl, reconstruction, *self.split_posterior(y_pred["posterior"]))
+        bce = _whole(total) - kl
+        self.track(x, bce, kl, reconstruction, *self.split_posterior(y_pred["posterior"]))
         return total
 
 
@@ -333,7 +334,7 @@ class TrainStepVAE(BaseVAE):
     def _log_weights(self, images, mu, log_var, training):
         samples = self.loss_settings.iw_samples
         shape = (ops.shape(mu)[0], samples, ops.shape(mu)[-1])
-        epsilon = keras.random.normal(shape, seed=self.iw_noise)  # (B, K, D)
+        epsilon = backends.current.normal(shape, self.iw_noise)  # (B, K, D)
         return log_weights(
             self.loss_settings,
             images,
@@ -400,8 +401,15 @@ class MultiOutputVAE(BaseVAE):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
         mu, log_var = self.split_posterior(y_pred["posterior"])
         kl = kl_term(self.loss_settings, mu, log_var, self.kl_scale)
-        self.track(x, total - kl, kl, y_pred["reconstruction"], mu, log_var)
+        self.track(x, _whole(total) - kl, kl, y_pred["reconstruction"], mu, log_var)
         return total
+
+
+def _whole(total):
+    """Keras's total loss as one device's: under ``tf.distribute`` Keras divides its compiled and
+    ``add_loss`` losses by the replicas (their gradients are summed), not ``self.losses``."""
+    count = backends.current.replicas()
+    return total * count if count > 1 else total
 
 
 STRATEGIES = {cls.strategy: cls for cls in (LayerKLVAE, AddLossVAE, TrainStepVAE, MultiOutputVAE)}

@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from vaekit import backends
+from vaekit import backends, distribute
 from vaekit.config import ModelConfig, _build_section
 from vaekit.datasets.pipeline import (
     check_steps_per_execution,
@@ -180,12 +180,13 @@ class VariationalAutoencoder:
         self._require_model(trains=True)
         self.model.build_losses()
         per_execution = self.model.steps_per_execution or 1
-        check_steps_per_execution(len(x), batch_size, per_execution, initial_step)
+        used = distribute.active().usable(len(x), batch_size)  # spread over devices: cut evenly
+        check_steps_per_execution(used, batch_size, per_execution, initial_step)
         validation = None
         if validation_data is not None:
             images = validation_data[0] if isinstance(validation_data, tuple) else validation_data
             validation = make_dataset(images, batch_size, targets=self.model.targets, shuffle=False)
-        steps = steps_per_epoch(len(x), batch_size)
+        steps = steps_per_epoch(used, batch_size)
         history = None
         # (first epoch, end epoch, batches to skip): a partial epoch first, then whole ones.
         phases = [(initial_epoch, epochs, 0)]
@@ -249,7 +250,8 @@ class VariationalAutoencoder:
         if not hasattr(x, "take_raw"):
             x = np.asarray(x)
             x = x if x.dtype in (np.uint8, np.float32) else x.astype(np.float32)
-        return self.encoder.predict(make_dataset(x, batch_size, shuffle=False), verbose=0)
+        batches = make_dataset(x, batch_size, shuffle=False, spread=False)
+        return self.encoder.predict(batches, verbose=0)
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images decoded from latent points ``z`` (N, z_dim), in one batched pass.

@@ -47,6 +47,12 @@ RESUMABLE = (
     "tensorboard",
     "tensorboard_images_every",
     "check_memory",
+    # Where it trains: a checkpoint moves between one device and many, and between machines.
+    "distribute",
+    "cpu_devices",
+    "coordinator_address",
+    "num_processes",
+    "process_id",
 )
 # Of those, the ones the rest of an epoch is drawn with: they change only at an epoch's end.
 AT_EPOCH_END = ("batch_size", "seed", "shuffle")

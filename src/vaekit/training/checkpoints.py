@@ -28,6 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from vaekit import distribute
 from vaekit.errors import ModelFileError
 from vaekit.io import atomic_path
 
@@ -191,7 +192,7 @@ class Checkpointer(keras.callbacks.Callback):
         )
         self.model.training_state = state  # saved with the model's config
         try:
-            with atomic_path(path) as temporary:
+            with atomic_path(path) as temporary, distribute.alone():  # process 0's own work
                 self.model.save(temporary)
         finally:
             self.model.training_state = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaekit import datasets
+from vaekit import datasets, distribute
 from vaekit.config import Config
 from vaekit.datasets import ArrayImages, FileImages, Images
 from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
@@ -129,6 +129,8 @@ def cached(config: Config, run: RunFolder, source: datasets.ImageData) -> datase
     """With ``data.cache``, a folder's images decoded once into memory maps in ``run.cache``."""
     if not config.data.cache or not isinstance(source.train, FileImages):
         return source
+    if not distribute.find_cluster(config.train).process_id == 0:
+        return source  # only process 0 writes the run folder; the others decode the files
     run.cache.mkdir(exist_ok=True)
     return dataclasses.replace(
         source,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 
-from vaekit import backends, hardware
+from vaekit import backends, distribute, hardware
 from vaekit.config import TrainConfig
 
 
@@ -25,9 +25,11 @@ def configure(train: TrainConfig) -> dict:
     """Apply the device settings; returns the device, XLA and precision chosen.
 
     Returns:
-        ``{"device": "cpu"|"gpu", "jit_compile": bool, "precision": str}``, with ``auto``
-        values resolved. A ``mixed_bfloat16`` that is not native here is kept, with a warning.
+        ``{"device": "cpu"|"gpu", "jit_compile": bool, "precision": str, "placement":
+        Placement}``, with ``auto`` values resolved. A ``mixed_bfloat16`` that is not native here
+        is kept, with a warning. ``placement`` is where the run trains (:mod:`vaekit.distribute`).
     """
+    cluster = distribute.prepare(train)  # before the runtime starts (JAX joins the processes)
     chosen = backends.current.configure(train)
     jit = train.jit_compile
     auto = backends.current.AUTO_JIT[chosen["device"]]  # XLA on JAX, eager on PyTorch
@@ -39,4 +41,5 @@ def configure(train: TrainConfig) -> dict:
     if warning:
         warnings.warn(warning, stacklevel=2)
     chosen["precision"] = precision
+    chosen["placement"] = distribute.setup(train, cluster)
     return chosen

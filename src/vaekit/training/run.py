@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import shutil
 import warnings
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import keras
 
-from vaekit import backends, report, resources
+from vaekit import backends, distribute, report, resources
 from vaekit.backends import check_steps_per_call, is_out_of_memory, native_optimizer
 from vaekit.config import Config
 from vaekit.datasets import FileImages
@@ -97,11 +98,11 @@ def build_vae(config: Config, settings: dict | None = None) -> VariationalAutoen
     """
     settings = settings or prepare_devices(config)
     backends.set_random_seed(config.train.seed)
-    with _dtype_policy(config.train.precision):
+    with _dtype_policy(config.train.precision), settings["placement"].scope():
         vae = VariationalAutoencoder.from_config(
             config.model, objective=Objective.from_config(config)
         )
-    _compile(vae, config, settings)
+        _compile(vae, config, settings)
     return vae
 
 
@@ -132,26 +133,40 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     ``precision: auto`` is resolved, and ``config.yaml`` records the choice.
     """
     run = RunFolder(Path(out))
-    _refuse_existing(run)
+    # Spread over several processes, process 0 alone writes the folder (vaekit.distribute).
+    chief = distribute.find_cluster(config.train).process_id == 0
+    if chief:
+        _refuse_existing(run)
     check_steps_per_call(config.train.steps_per_execution)
     if config.train.tensorboard:
         tensorboard.check()
-    data = load_data(config, verbose=_bar(verbose))  # user mistakes surface before writing
+    data = load_data(config, verbose=_bar(verbose) if chief else 0)  # mistakes before writing
     check_training_memory(config)
-    check_training_disk(config, run, data)
-    with RunLock(run.path, "vaekit train"):
-        _refuse_existing(run, locked=True)  # also one another process began meanwhile
+    if chief:
+        check_training_disk(config, run, data)
+    with RunLock(run.path, "vaekit train") if chief else contextlib.nullcontext():
+        if chief:
+            _refuse_existing(run, locked=True)  # also one another process began meanwhile
         try:
             vae = build_vae(config)
-            record_source(run, data)
-            if config.data.cache:
-                data = split_data(config, cached(config, run, data.source))
-            config.save(run.config)
+            if chief:
+                record_source(run, data)
+                if config.data.cache:  # the other processes read the images themselves
+                    data = split_data(config, cached(config, run, data.source))
+                _save_config(config, run)
             return _fit(vae, config, run, data, verbose=verbose)
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
             raise OutOfMemory(_out_of_memory(error, run, new_run=True)) from None
+
+
+def _save_config(config: Config, run: RunFolder) -> None:
+    """Write ``config.yaml``, without the settings of one process of a spread run (its id, the
+    others' count and address: a resume gives them again)."""
+    saved = copy.deepcopy(config)
+    saved.train.coordinator_address = saved.train.num_processes = saved.train.process_id = None
+    saved.save(run.config)
 
 
 def check_training_memory(config: Config) -> None:
@@ -278,7 +293,8 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     check_resume_overrides(saved, config)
     check_steps_per_call(config.train.steps_per_execution)
     check_training_memory(config)
-    with RunLock(run.path, "vaekit train --resume"):
+    chief = distribute.find_cluster(config.train).process_id == 0
+    with RunLock(run.path, "vaekit train --resume") if chief else contextlib.nullcontext():
         try:
             return _resume(run, saved, config, verbose)
         except Exception as error:
@@ -289,6 +305,12 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
 
 def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder:
     settings = prepare_devices(config)  # before the checkpoint loads
+    with settings["placement"].scope():  # a tf.distribute strategy's variables
+        return _resume_placed(run, saved, config, settings, verbose)
+
+
+def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verbose) -> RunFolder:
+    chief = settings["placement"].chief
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None and list_checkpoints(run.checkpoints):
         raise VaekitError(
@@ -301,8 +323,9 @@ def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder
     if checkpoint is None:  # killed before its first checkpoint: nothing was trained
         data = load_data(config, run=run)
         vae = build_vae(config, settings)
-        record_source(run, data)
-        config.save(run.config)
+        if chief:
+            record_source(run, data)
+            _save_config(config, run)
         return _fit(vae, config, run, data, verbose=verbose)
     header = read_model_header(checkpoint)
     check_agreement(run.config, saved, header, checkpoint)
@@ -332,7 +355,8 @@ def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder
     optimizer = native_optimizer(model.optimizer, model.trainable_variables)
     optimizer.learning_rate = config.train.learning_rate  # a --set on resume applies
     _compile(vae, config, settings, optimizer=optimizer)
-    config.save(run.config)
+    if chief:
+        _save_config(config, run)
     return _fit(vae, config, run, data, position, rows, state, verbose)
 
 
@@ -434,11 +458,17 @@ def _fit(
         checkpointer,
         SignalStop(checkpointer),
     ]
+    placement = distribute.active()
     if train.tensorboard:
         every = train.tensorboard_images_every
         callbacks += tensorboard.callbacks(
-            run.tensorboard, vae, data.test, every, train.epochs, train.seed
-        )
+            run.tensorboard, vae, data.test, every, train.epochs, train.seed,
+            images=placement.cluster.num_processes == 1,  # a prediction of process 0 alone
+        )  # fmt: skip
+    if not placement.chief:  # only process 0 writes; every process keeps the schedule and guard
+        callbacks, verbose = callbacks[:2], 0
+    else:
+        distribute.on_lost(f"continue with: vaekit train --resume {run.path} on every process")
     try:
         vae.fit(
             data.train,
@@ -467,15 +497,25 @@ def _finish(
 ) -> RunFolder:
     """Write the final model (with where training stood, so the run can continue from it), the
     plots and the report."""
-    vae.model.training_state = training_state(
-        config.train.epochs if epochs_done is None else epochs_done, config=config.to_dict()
-    )
-    try:
-        vae.save(run.model)
-    finally:
-        vae.model.training_state = None
-    write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
-    report.write_run_report(vae, run, data.test, data.source.classes, verbose=_bar(verbose))
+    placement = distribute.active()
+    if placement.chief:
+        vae.model.training_state = training_state(
+            config.train.epochs if epochs_done is None else epochs_done, config=config.to_dict()
+        )
+        try:
+            with distribute.alone():
+                vae.save(run.model)
+        finally:
+            vae.model.training_state = None
+    if placement.distributed:
+        # The plots and report are process 0's alone: from the saved model, on one device.
+        distribute.release()
+        if placement.chief:
+            vae = VariationalAutoencoder.load(run.model)
+    if placement.chief:
+        write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
+        report.write_run_report(vae, run, data.test, data.source.classes, verbose=_bar(verbose))
+    distribute.barrier("vaekit: the run folder is written", placement)
     return run
 
 

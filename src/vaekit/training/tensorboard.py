@@ -89,12 +89,18 @@ class ImageSummaries(keras.callbacks.Callback):
             self._writer = None
 
 
-def callbacks(log_dir, vae, test, every: int, epochs: int, seed: int = 0) -> list:
-    """Keras's TensorBoard callback and :class:`ImageSummaries` for a run."""
+def callbacks(
+    log_dir, vae, test, every: int, epochs: int, seed: int = 0, images: bool = True
+) -> list:
+    """Keras's TensorBoard callback and (with ``images``) :class:`ImageSummaries` for a run.
+
+    A run spread over several processes has no image summaries: they would predict on process 0
+    alone, while a prediction spans every process.
+    """
     check()
+    scalars = keras.callbacks.TensorBoard(str(log_dir), write_graph=False, update_freq="epoch")
+    if not images:
+        return [scalars]
     count = min(8, len(test))
     originals = test.take(np.linspace(0, len(test) - 1, count).astype(int))
-    return [
-        keras.callbacks.TensorBoard(str(log_dir), write_graph=False, update_freq="epoch"),
-        ImageSummaries(log_dir, vae, originals, every, epochs, seed),
-    ]
+    return [scalars, ImageSummaries(log_dir, vae, originals, every, epochs, seed)]
