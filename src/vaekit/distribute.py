@@ -186,7 +186,7 @@ class Placement:
         if not self.distributed:
             return "one device"
         processes = self.cluster.num_processes
-        where = f", {plural(processes, 'process')} ({self.cluster.source})" if processes > 1 else ""
+        where = f", {plural(processes, 'process', 'processes')} ({self.cluster.source})" if processes > 1 else ""
         return f"{self.strategy} over {plural(self.devices, 'device')}{where}"
 
 
@@ -264,6 +264,14 @@ def barrier(name: str, placement: Placement | None = None) -> None:
     ``name``; nothing with one process."""
     if (placement or _active).cluster.num_processes > 1:
         backends.current.barrier(name)
+
+
+def check_lost(error: BaseException) -> None:
+    """End this process with one line if ``error`` says another process of the run is gone."""
+    peer_lost = getattr(backends.current, "peer_lost", None)
+    if _active.cluster.num_processes > 1 and peer_lost is not None and peer_lost(error):
+        detail = " ".join(str(error).split())[:200]
+        backends.current.stop_lost(f"another process of the run stopped ({detail})")
 
 
 def on_lost(hint: str) -> None:

@@ -13,9 +13,9 @@ every process. XLA computes each step on the global batch, so losses, metrics an
 noise are those of one device with that batch; each process hands Keras its own rows of the batch
 (``auto_shard_dataset`` off: Keras shards only ``tf.data``), and Keras assembles the global array.
 Processes join with ``keras.distribution.initialize`` (``jax.distributed``); JAX's coordination
-service notices a process whose heartbeats stop (after 100 s, JAX's default, which Keras does not
-expose), and :func:`prepare_distribution` watches it so that the others stop with one line naming
-that process instead of hanging in a collective.
+service notices a process whose heartbeats stop after 100 s (JAX's default, which Keras does not
+expose) and aborts the others with a C++ stack trace; :func:`_watch` notices it within 30 s and
+stops them with one line naming that process.
 
 Example:
     >>> NAME, AUTO_JIT["cpu"]
@@ -192,51 +192,81 @@ lost_hint = ["continue from the newest complete checkpoint with vaekit train --r
              "every process"]  # fmt: skip
 
 
+def peer_lost(error: BaseException) -> bool:
+    """Whether ``error`` is a collective that failed because another process is gone."""
+    words = ("Connection closed by peer", "Connection reset by peer", "heartbeat", "NCCL")
+    return isinstance(error, jax.errors.JaxRuntimeError) and any(w in str(error) for w in words)
+
+
+def stop_lost(message: str) -> None:
+    """End this process of a spread run with one line (skipping JAX's shutdown barrier, which
+    would wait for the process that is gone)."""
+    me = jax.process_index()
+    print(f"vaekit: error: {message}; this process (process {me}) stops too; {lost_hint[0]}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    os._exit(1)
+
+
+STALE_SECONDS = 30.0  # a process whose beat has not moved for this long is gone
+
+
 def _watch(cluster, every: float = 2.0) -> None:
     """A daemon thread that ends this process with one line once another one is gone.
 
     Without it, a process whose peer died waits in a collective until JAX's coordination service
-    aborts it with a C++ stack trace. It asks that service which processes are alive (through
-    ``jax.distributed``'s client: JAX has no public call for it; where that is missing, nothing
-    is watched and JAX's own message stands).
+    notices the missing heartbeats (100 s) and aborts it with a C++ stack trace. Each process
+    counts up a key of its own in that service's key-value store every ``every`` seconds and
+    reads the others': one whose count has not moved for :data:`STALE_SECONDS` is gone, and a
+    coordinator that does not answer is gone. (The store is reached through ``jax.distributed``'s
+    client: JAX has no public call for it; where it is missing, nothing is watched and JAX's own
+    message stands.)
     """
     try:
         from jax._src import distributed
 
         client = distributed.global_state.client
-        client.get_live_nodes  # noqa: B018  (present in the JAX in use?)
+        client.key_value_set, client.key_value_try_get  # noqa: B018  (in the JAX in use?)
     except (ImportError, AttributeError):
         return
-    everyone = list(range(cluster.num_processes))
-    me = cluster.process_id
-
-    def stop(message: str) -> None:
-        print(f"vaekit: error: {message}; this process (process {me}) stops too; "
-              f"{lost_hint[0]}", file=sys.stderr, flush=True)  # fmt: skip
-        os._exit(1)
+    me, everyone = cluster.process_id, range(cluster.num_processes)
+    stop = stop_lost
 
     def watch() -> None:
-        failures = 0
+        seen = {p: (None, time.monotonic()) for p in everyone if p != me}
+        beat, unanswered = 0, 0.0
         while True:
-            time.sleep(every)
+            beat += 1
             try:
-                live = set(client.get_live_nodes(everyone))
-            except Exception:  # noqa: BLE001  (the coordinator itself is unreachable)
-                failures += 1
-                if failures >= 3:
+                client.key_value_set(f"vaekit/beat/{me}", str(beat), allow_overwrite=True)
+                counts = {p: _try_get(client, f"vaekit/beat/{p}") for p in seen}
+                unanswered = 0.0
+            except Exception:  # noqa: BLE001  (the coordinator does not answer)
+                unanswered += every
+                if unanswered >= STALE_SECONDS:
                     where = cluster.coordinator_address or "its address"
-                    stop(f"process 0 (the coordinator, at {where}) cannot be reached")
+                    stop(f"process 0 (the coordinator, at {where}) does not answer")
+                time.sleep(every)
                 continue
-            failures = 0
-            gone = [p for p in everyone if p not in live]
-            if gone and len(gone) < len(everyone):
-                names = ", ".join(map(str, gone))
-                stop(f"process {names} of the run's {len(everyone)} stopped (JAX's distributed "
-                     "service got no heartbeat from it)")  # fmt: skip
-            elif gone:
-                stop("JAX's distributed service reports the run's processes as stopped")
+            now = time.monotonic()
+            for process, count in counts.items():
+                last, since = seen[process]
+                if count != last:
+                    seen[process] = (count, now)
+                elif now - since >= STALE_SECONDS * (1 if last is not None else 10):
+                    stop(f"process {process} of the run's {cluster.num_processes} stopped "
+                         f"(no sign of it for {STALE_SECONDS:.0f} s)")  # fmt: skip
+            time.sleep(every)
 
     threading.Thread(target=watch, name="vaekit-process-watch", daemon=True).start()
+
+
+def _try_get(client, key: str):
+    try:
+        return client.key_value_try_get(key)
+    except Exception as error:  # noqa: BLE001
+        if "NOT_FOUND" in str(error) or "not found" in str(error).lower():
+            return None  # that process has not beaten yet
+        raise
 
 
 def replicas() -> int:

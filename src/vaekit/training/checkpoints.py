@@ -138,6 +138,9 @@ class Checkpointer(keras.callbacks.Callback):
             resumes mid-epoch, restoring ``state``'s metric accumulators.
         state: the training state (:func:`read_state`) of the checkpoint being resumed, if any.
         config: the run's resolved config as a dict, recorded in every checkpoint.
+        write: False in the processes of a spread run other than process 0
+            (:mod:`vaekit.distribute`): they restore the metric state of a resumed epoch as
+            process 0 does (an assignment every process joins) and write nothing.
     """
 
     def __init__(
@@ -148,9 +151,10 @@ class Checkpointer(keras.callbacks.Callback):
         initial_position: tuple[int, int] = (0, 0),
         state: dict | None = None,
         config: dict | None = None,
+        write: bool = True,
     ):
         super().__init__()
-        self.folder = Path(folder)
+        self.folder, self.write = Path(folder), write
         self.config = config
         self.keep = keep
         self.every_steps = every_steps
@@ -180,8 +184,10 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.save(epoch + 1, 0)
 
-    def save(self, epochs_done: int, steps: int) -> Path:
+    def save(self, epochs_done: int, steps: int) -> Path | None:
         """Write one checkpoint atomically and prune the oldest beyond ``keep``."""
+        if not self.write:
+            return None
         path = self.folder / checkpoint_name(epochs_done, steps)
         state = training_state(
             epochs_done,

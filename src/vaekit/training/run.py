@@ -424,6 +424,7 @@ def _fit(
     verbose="auto",
 ) -> RunFolder:
     mid_epoch = position[1] > 0
+    placement = distribute.active()
     checkpointer = Checkpointer(
         run.checkpoints,
         keep=config.train.keep_checkpoints,
@@ -431,6 +432,7 @@ def _fit(
         initial_position=position,
         state=state if mid_epoch else None,
         config=config.to_dict(),
+        write=placement.chief,
     )
     guard = NonFiniteGuard(
         hint=f"try a lower train.learning_rate (now {config.train.learning_rate:g}; resume with "
@@ -458,7 +460,6 @@ def _fit(
         checkpointer,
         SignalStop(checkpointer),
     ]
-    placement = distribute.active()
     if train.tensorboard:
         every = train.tensorboard_images_every
         callbacks += tensorboard.callbacks(
@@ -466,7 +467,7 @@ def _fit(
             images=placement.cluster.num_processes == 1,  # a prediction of process 0 alone
         )  # fmt: skip
     if not placement.chief:  # only process 0 writes; every process keeps the schedule and guard
-        callbacks, verbose = callbacks[:2], 0
+        callbacks, verbose = [schedule, guard, checkpointer], 0  # (whose restore all must join)
     else:
         distribute.on_lost(f"continue with: vaekit train --resume {run.path} on every process")
     try:
@@ -490,6 +491,9 @@ def _fit(
         raise StorageError(
             f"{error}; {kept}; once there is space, continue with: vaekit train --resume {run.path}"
         ) from error
+    except Exception as error:
+        distribute.check_lost(error)  # a collective failed: another process is gone
+        raise
 
 
 def _finish(
