@@ -102,14 +102,15 @@ def test_each_process_reads_its_own_rows_of_the_same_batches():
         placement = Placement("data_parallel", devices=4, cluster=Cluster(2, process))
         stream = Stream(30, 8, True, 5, 0, 1, 0, placement)
         order = stream.order(0)
-        return [stream.batch(0, s, order)[stream.rows(8)] for s in range(stream.steps)]
+        whole = [stream.batch(0, step, order) for step in range(stream.steps)]
+        return [batch[stream.rows(len(batch))] for batch in whole]
 
     one = Stream(30, 8, True, 5, 0, 1, 0)
     assert one.used == 30 and one.steps == 4
     first, second = batches(0), batches(1)
     # 30 images in batches of 8 over 4 devices: the last batch of 6 is cut to 4.
     assert [len(b) for b in first] == [4, 4, 4, 2] and [len(b) for b in second] == [4, 4, 4, 2]
-    together = np.concatenate([np.concatenate([a, b]) for a, b in zip(first, second)])
+    together = np.concatenate([np.concatenate([a, b]) for a, b in zip(first, second, strict=True)])
     assert together.tolist() == one.order(0)[:28].tolist()  # the one-device order, cut
 
 
@@ -163,7 +164,7 @@ def rows(run: Path) -> list[dict]:
 def assert_same_training(spread: list[dict], one: list[dict], steps: int) -> None:
     """Equal epochs, each logged mean within ``steps`` x 40 u of its size (the module docstring)."""
     assert [r["epoch"] for r in spread] == [r["epoch"] for r in one]
-    for a, b in zip(spread, one):
+    for a, b in zip(spread, one, strict=True):
         for key in ("loss", "bce", "kl", "nelbo", "val_loss", "val_bce", "val_kl", "val_nelbo"):
             size = max(abs(b[key]), abs(b["loss"]))  # the small kl: against the loss it is in
             assert abs(a[key] - b[key]) <= steps * STEP_ERROR * size, (key, a[key], b[key])
@@ -266,16 +267,20 @@ def test_two_processes_write_one_run_folder_that_matches_one_device(tmp_path, on
     out = tmp_path / "run"
     arguments = ["train", "--config", CONFIG, *SMALL, "--out", out]
     results = finished(launch(2, free_port(), arguments))
-    for code, stdout, stderr in results:
+    for code, _, stderr in results:
         assert code == 0 and "Traceback" not in stderr, stderr[-3000:]
     assert "trained on: data_parallel over 2 devices, 2 processes (train.*)" in results[0][1]
-    assert f"process 1 of 2: done (data_parallel over 2 devices" in results[1][1]
+    assert "process 1 of 2: done (data_parallel over 2 devices" in results[1][1]
     assert_same_training(rows(out), rows(one_device["jax"]), STEPS)
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints", "config.yaml", "metrics.csv", "model.keras", "plots", "report.html",
     ]  # fmt: skip
     saved = Config.load(out / "config.yaml").train  # one process's settings are not kept
-    assert (saved.distribute, saved.num_processes, saved.process_id) == ("data_parallel", None, None)
+    assert (saved.distribute, saved.num_processes, saved.process_id) == (
+        "data_parallel",
+        None,
+        None,
+    )
     ok(vaekit("evaluate", out, "--samples", "2", "--limit", "64", "--quiet"))  # on one device
 
 
@@ -323,7 +328,10 @@ def test_a_killed_process_stops_the_run_in_one_line_and_it_resumes_exactly(tmp_p
     assert f"continue with: vaekit train --resume {out} on every process" in last
     for code, _, stderr in finished(launch(2, free_port(), ["train", "--resume", out])):
         assert code == 0, stderr[-3000:]
-    assert rows(out) == [{**r, "seconds": s["seconds"]} for r, s in zip(rows(whole), rows(out))]
+    resumed = rows(out)
+    assert resumed == [
+        {**r, "seconds": s["seconds"]} for r, s in zip(rows(whole), resumed, strict=True)
+    ]
 
 
 @pytest.mark.slow
@@ -340,3 +348,18 @@ def test_a_checkpoint_moves_between_one_device_and_two_both_ways(tmp_path, one_d
                   "--set", f"train.distribute={'data_parallel' if then else 'none'}",
                   "--quiet", env={"KERAS_BACKEND": "jax", **then}))  # fmt: skip
         assert_same_training(rows(out), rows(one), STEPS)
+
+
+@pytest.mark.slow
+@needs_jax
+def test_the_readmes_spread_command_runs(tmp_path):
+    readme = (HERE.parent / "README.md").read_text()
+    section = readme.split("## Many devices and many machines", 1)[1].split("\n## ", 1)[0]
+    command = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    command = command.strip().replace("runs/spread", str(tmp_path / "spread")) + " --quiet"
+    environ = {**os.environ, "PATH": f"{Path(VAEKIT).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            cwd=HERE.parent, env=environ, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained on: data_parallel over 2 devices" in result.stdout
+    assert len(rows(tmp_path / "spread")) == 1

@@ -186,7 +186,11 @@ class Placement:
         if not self.distributed:
             return "one device"
         processes = self.cluster.num_processes
-        where = f", {plural(processes, 'process', 'processes')} ({self.cluster.source})" if processes > 1 else ""
+        where = (
+            f", {plural(processes, 'process', 'processes')} ({self.cluster.source})"
+            if processes > 1
+            else ""
+        )
         return f"{self.strategy} over {plural(self.devices, 'device')}{where}"
 
 
