@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 from support import CONFIG, VAEKIT, ok, one_line, vaekit
 
+from vaekit.backends import installed
 from vaekit.config import Config
 from vaekit.distribute import LAUNCHERS, Cluster, Placement, find_cluster
 from vaekit.errors import ConfigError
@@ -39,12 +40,6 @@ from vaekit.errors import ConfigError
 U = 2.0**-24
 STEP_ERROR = 40 * U  # one step's rounding of the loss (see the module docstring)
 HERE = Path(__file__).parent
-
-
-def installed(backend: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(backend) is not None
 
 
 needs_jax = pytest.mark.skipif(not installed("jax"), reason="needs jax (make test-backends)")

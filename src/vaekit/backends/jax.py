@@ -229,7 +229,6 @@ def _watch(cluster, every: float = 2.0) -> None:
     except (ImportError, AttributeError):
         return
     me, everyone = cluster.process_id, range(cluster.num_processes)
-    stop = stop_lost
 
     def watch() -> None:
         seen = {p: (None, time.monotonic()) for p in everyone if p != me}
@@ -244,7 +243,7 @@ def _watch(cluster, every: float = 2.0) -> None:
                 unanswered += every
                 if unanswered >= STALE_SECONDS:
                     where = cluster.coordinator_address or "its address"
-                    stop(f"process 0 (the coordinator, at {where}) does not answer")
+                    stop_lost(f"process 0 (the coordinator, at {where}) does not answer")
                 time.sleep(every)
                 continue
             now = time.monotonic()
@@ -253,7 +252,7 @@ def _watch(cluster, every: float = 2.0) -> None:
                 if count != last:
                     seen[process] = (count, now)
                 elif now - since >= STALE_SECONDS * (1 if last is not None else 10):
-                    stop(f"process {process} of the run's {cluster.num_processes} stopped "
+                    stop_lost(f"process {process} of the run's {cluster.num_processes} stopped "
                          f"(no sign of it for {STALE_SECONDS:.0f} s)")  # fmt: skip
             time.sleep(every)
 

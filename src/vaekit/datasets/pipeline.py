@@ -131,12 +131,10 @@ class Stream:
     def __init__(
         self, n, batch_size, shuffle, seed, first_epoch, epochs, first_step, placement=None
     ):
-        placement = placement or distribute.Placement()
+        self.placement = placement or distribute.Placement()
         self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
         self.first_epoch, self.epochs, self.first_step = first_epoch, epochs, first_step
-        self.used = placement.usable(n, batch_size)
-        self.processes = placement.cluster.num_processes
-        self.process = placement.cluster.process_id
+        self.used = self.placement.usable(n, batch_size)
         self.steps = steps_per_epoch(self.used, batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
@@ -150,8 +148,7 @@ class Stream:
 
     def rows(self, count: int) -> slice:
         """This process's rows of a batch of ``count`` images (all of them with one process)."""
-        per_process = count // self.processes
-        return slice(self.process * per_process, (self.process + 1) * per_process)
+        return self.placement.shard(count)
 
 
 def prefetch_depth() -> int:
