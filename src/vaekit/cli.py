@@ -3,6 +3,7 @@
     vaekit train --config FILE [--set section.key=value ...] [--out RUN_DIR]
     vaekit train --resume RUN_DIR [--set train.epochs=N ...]
     vaekit evaluate RUN_DIR [--samples K] [--split test|train] [--limit N] [--out FILE.json]
+    vaekit evaluate RUN_DIR --disentanglement [--score-samples N] [--split ...] [--limit N]
     vaekit plot RUN_DIR
     vaekit report RUN_DIR [--out FILE.html] [--points N] [--grid N]
     vaekit compare RUN_DIR RUN_DIR ... [--out compare.html]
@@ -94,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--out", metavar="FILE", help="JSON file (default RUN_DIR/evaluation.json)"
     )
+    evaluate.add_argument(
+        "--disentanglement",
+        action="store_true",
+        help="instead: MIG, DCI, FactorVAE and SAP scores against the data's ground-truth "
+        "factors (shapes); writes RUN_DIR/disentanglement.json",
+    )
+    evaluate.add_argument(
+        "--score-samples",
+        type=int,
+        metavar="N",
+        help="with --disentanglement: N samples in place of disentanglement_lib's 10,000",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     plot = commands.add_parser("plot", help="redraw the plots of a run")
@@ -172,6 +185,10 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
+    if args.disentanglement:
+        return _score(args)
+    if args.score_samples is not None:
+        raise VaekitError("--score-samples: only with --disentanglement")
     result = evaluation.evaluate_run(
         args.run_dir,
         samples=args.samples,
@@ -185,6 +202,24 @@ def _evaluate(args) -> int:
     )
     print(evaluation.format_table(result))
     print(f"written to {args.out or Path(args.run_dir) / evaluation.FILE_NAME}")
+    return 0
+
+
+def _score(args) -> int:
+    samples = args.score_samples
+    if samples is not None and (samples < 2):
+        raise VaekitError(f"--score-samples: got {samples}, expected an integer >= 2")
+    result = evaluation.score_run(
+        args.run_dir,
+        split=args.split,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+        settings=evaluation.Settings() if samples is None else evaluation.Settings.scaled(samples),
+    )
+    print(evaluation.format_scores(result))
+    print(f"written to {args.out or Path(args.run_dir) / evaluation.SCORES_FILE}")
     return 0
 
 

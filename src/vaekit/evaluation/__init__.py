@@ -3,7 +3,9 @@
 - :mod:`.estimators`: the estimates of a batch from any ``log p(x|z)`` (backend-neutral);
 - :mod:`.images`: a vaekit model's estimates over an image set, with a progress bar;
 - :mod:`.runs`: a run folder's evaluation, written to ``RUN_DIR/evaluation.json``;
-- :mod:`.table`: that result as a table.
+- :mod:`.table`: that result as a table;
+- :mod:`.disentanglement`: the MIG, DCI, FactorVAE and SAP scores of a code against factors;
+- :mod:`.factor_runs`: a run folder's scores, written to ``RUN_DIR/disentanglement.json``.
 
 ``vaekit evaluate RUN_DIR`` is :func:`evaluate_run` followed by :func:`format_table`.
 
@@ -15,6 +17,7 @@ Example:
     (1000, 2048)
 """
 
+from vaekit.evaluation.disentanglement import Settings
 from vaekit.evaluation.estimators import (
     DEFAULT_MAX_POINTS,
     Estimates,
@@ -22,6 +25,8 @@ from vaekit.evaluation.estimators import (
     mean_and_standard_error,
     model_log_likelihood,
 )
+from vaekit.evaluation.factor_runs import FILE_NAME as SCORES_FILE
+from vaekit.evaluation.factor_runs import format_scores, score_run
 from vaekit.evaluation.images import evaluate_images, posterior
 from vaekit.evaluation.runs import DEFAULT_SAMPLES, FILE_NAME, SPLITS, evaluate_run
 from vaekit.evaluation.table import format_table
@@ -31,12 +36,16 @@ __all__ = [
     "DEFAULT_SAMPLES",
     "SPLITS",
     "FILE_NAME",
+    "SCORES_FILE",
+    "Settings",
     "Estimates",
     "estimate",
     "evaluate_images",
     "evaluate_run",
+    "format_scores",
     "format_table",
     "mean_and_standard_error",
     "model_log_likelihood",
     "posterior",
+    "score_run",
 ]
