@@ -40,6 +40,8 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 LOSS_CONVENTIONS = ("reference", "elbo")
 KL_SCHEDULES = ("constant", "linear", "cyclical")
+DIVERGENCES = ("kl", "beta_tc", "mmd")  # vaekit.models.divergences
+MMD_KERNELS = ("imq", "rbf")
 BINARIZE = ("none", "dynamic", "static")
 TRAIN_ON = ("train", "train+test")
 DISTRIBUTIONS = ("none", "data_parallel", "mirrored")
@@ -379,6 +381,12 @@ class TrainConfig:
     kl_ramp: float = _spec(0.5, _float(0.0, 1.0, exclusive_min=True))
     free_bits: float = _spec(0.0, _float())
     iw_samples: int = _spec(1, _int(1))
+    # What stands in for the KL term (vaekit.models.divergences, elbo convention): the KL, the
+    # beta-TCVAE split (beta weighs the total correlation) or InfoVAE's beta x KL + mmd_weight x
+    # MMD between the batch's codes and the prior.
+    divergence: str = _spec("kl", _choice(DIVERGENCES))
+    mmd_weight: float = _spec(100.0, _float())
+    mmd_kernel: str = _spec("imq", _choice(MMD_KERNELS))
     # Data-parallel training over many devices and machines (vaekit.distribute, docs/scaling.md):
     # data_parallel is keras.distribution's DataParallel (JAX), mirrored TensorFlow's
     # MirroredStrategy; batch_size stays the global batch. cpu_devices splits the CPU into that
@@ -495,6 +503,25 @@ def read_config_file(path: str | Path) -> dict | None:
     return values
 
 
+def _check_divergence(model, train) -> None:
+    """beta_tc and mmd: batch estimates in nats, on the whole batch."""
+    name = f"train.divergence {train.divergence}"
+    if train.loss_convention != "elbo":
+        raise ConfigError(f"{name}: needs train.loss_convention elbo (the terms are in nats)")
+    if train.free_bits > 0 or train.iw_samples > 1:
+        raise ConfigError(f"{name}: train.free_bits and train.iw_samples apply to divergence kl")
+    if train.divergence == "mmd" and model.kl_strategy == "layer":
+        raise ConfigError(
+            f"{name}: model.kl_strategy layer cannot carry it (the encoder's KL layer sees no "
+            "prior draws); use add_loss, train_step or multi_output"
+        )
+    if train.distribute == "mirrored":
+        raise ConfigError(
+            f"{name}: its batch estimates need the whole batch in one computation; "
+            "train.distribute mirrored splits it over replicas (data_parallel on JAX does not)"
+        )
+
+
 def _check_objective(config: Config) -> None:
     """The objective's settings that only make sense together."""
     model, data, train = config.model, config.data, config.train
@@ -522,6 +549,8 @@ def _check_objective(config: Config) -> None:
                 "train.iw_samples: the importance-weighted bound needs train.loss_convention "
                 "elbo, beta 1, kl_schedule constant and free_bits 0"
             )
+    if train.divergence != "kl":
+        _check_divergence(model, train)
     processes, process = train.num_processes, train.process_id
     if processes is not None and process is not None and process >= processes:
         raise ConfigError(

@@ -100,9 +100,11 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         x = _activation(config.activation, f"encoder_dense_act_{i}")(x)
     mu = gradients.Dense(config.z_dim, name="mu")(x)
     log_var = gradients.Dense(config.z_dim, name="log_var")(x)
-    if kl_layer is not None:
+    if kl_layer is not None and not kl_layer.reads_sample:
         mu, log_var = kl_layer([mu, log_var])
     z = Sampling(seed=config.seed, name="z")([mu, log_var])  # (B, z_dim)
+    if kl_layer is not None and kl_layer.reads_sample:  # beta_tc: the KL layer reads z too
+        mu, log_var, z = kl_layer([mu, log_var, z])
     return keras.Model(inputs, [mu, log_var, z], name="encoder")
 
 

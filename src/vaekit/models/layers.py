@@ -20,7 +20,8 @@ import keras
 from keras import ops
 
 from vaekit import backends
-from vaekit.models.objective import Objective, kl_term, reconstruction_per_image
+from vaekit.models.divergences import DIVERGENCES, divergence_term
+from vaekit.models.objective import Objective, reconstruction_per_image
 
 SERIALIZABLE = keras.saving.register_keras_serializable(package="vaekit")
 
@@ -87,9 +88,14 @@ class KLDivergenceLayer(keras.layers.Layer):
             )
 
     def call(self, inputs):
-        mu, log_var = inputs
-        self.add_loss(kl_term(self._objective, mu, log_var, self.kl_scale))
-        return [mu, log_var]
+        # [mu, log_var], or [mu, log_var, z] for a divergence that reads the sample (beta_tc)
+        mu, log_var, z = (*inputs, None)[:3]
+        self.add_loss(divergence_term(self._objective, mu, log_var, z, scale=self.kl_scale))
+        return list(inputs)
+
+    @property
+    def reads_sample(self) -> bool:
+        return DIVERGENCES[self._objective.divergence].reads_sample
 
     def compute_output_shape(self, input_shape):
         return list(input_shape)
@@ -102,8 +108,9 @@ class KLDivergenceLayer(keras.layers.Layer):
 class KLLoss(keras.losses.Loss):
     """A Keras loss on the concatenated ``[mu, log_var]`` output; ``y_true`` is ignored.
 
-    Used by the "multi_output" strategy. With a KL schedule the output carries the schedule's
-    multiplier as a last column, ``[mu, log_var, scale]``. Each sample gets the batch's KL term
+    Used by the "multi_output" strategy. A divergence that reads the sample or draws from the
+    prior finds them next, ``[mu, log_var, z, prior]``; with a KL schedule the output carries the
+    schedule's multiplier as a last column, ``[..., scale]``. Each sample gets the batch's KL term
     (free bits act on the batch's mean KL per dimension, not on one image), so Keras's mean over
     the batch gives exactly the term the other wirings add.
 
@@ -126,8 +133,10 @@ class KLLoss(keras.losses.Loss):
         if self._objective.scheduled:
             scale = y_pred[:, -1]  # (B,), the same value in every row
             y_pred, scale = y_pred[:, :-1], ops.mean(scale)
-        mu, log_var = ops.split(y_pred, 2, axis=-1)
-        term = kl_term(self._objective, mu, log_var, scale)
+        divergence = DIVERGENCES[self._objective.divergence]
+        pieces = ops.split(y_pred, 2 + divergence.reads_sample + divergence.draws_prior, axis=-1)
+        mu, log_var, z, prior = (*pieces, None, None)[:4]
+        term = divergence_term(self._objective, mu, log_var, z, prior, scale)
         return term * ops.ones_like(mu[:, 0])  # (B,)
 
     def get_config(self):

@@ -50,6 +50,9 @@ class Objective:
         kl_schedule: "constant", "linear" or "cyclical".
         free_bits: minimum KL per latent dimension in nats (elbo only).
         iw_samples: K > 1 trains the importance-weighted bound (Burda et al. 2015).
+        divergence: "kl", "beta_tc" or "mmd" (:mod:`vaekit.models.divergences`).
+        dataset_size: training images, for beta_tc's minibatch-weighted sampling.
+        mmd_weight, mmd_kernel: the MMD's weight and kernel ("imq" or "rbf").
     """
 
     convention: str = "reference"
@@ -59,10 +62,15 @@ class Objective:
     kl_schedule: str = "constant"
     free_bits: float = 0.0
     iw_samples: int = 1
+    divergence: str = "kl"
+    dataset_size: int = 0
+    mmd_weight: float = 0.0
+    mmd_kernel: str = "imq"
 
     @classmethod
-    def from_config(cls, config) -> Objective:
-        """The objective of a full :class:`vaekit.config.Config`."""
+    def from_config(cls, config, dataset_size: int = 0) -> Objective:
+        """The objective of a full :class:`vaekit.config.Config`; ``dataset_size`` (the training
+        images) is what beta-TCVAE's minibatch-weighted sampling needs."""
         train, model = config.train, config.model
         elbo = train.loss_convention == "elbo"
         return cls(
@@ -73,6 +81,10 @@ class Objective:
             kl_schedule=train.kl_schedule,
             free_bits=train.free_bits,
             iw_samples=train.iw_samples,
+            divergence=train.divergence,
+            dataset_size=dataset_size if train.divergence == "beta_tc" else 0,
+            mmd_weight=train.mmd_weight if train.divergence == "mmd" else 0.0,
+            mmd_kernel=train.mmd_kernel,
         )
 
     @classmethod
@@ -84,7 +96,11 @@ class Objective:
         return cls(**values)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if self.divergence == "kl":  # as before divergences existed: earlier vaekits load it
+            for key in ("divergence", "dataset_size", "mmd_weight", "mmd_kernel"):
+                del values[key]
+        return values
 
     @property
     def scheduled(self) -> bool:

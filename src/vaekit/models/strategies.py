@@ -29,6 +29,7 @@ from keras import ops
 from vaekit import backends
 from vaekit.config import ModelConfig
 from vaekit.models.architecture import build_decoder, build_encoder
+from vaekit.models.divergences import DIVERGENCES, divergence_parts, divergence_term
 from vaekit.models.layers import (
     SERIALIZABLE,
     KLDivergenceLayer,
@@ -39,7 +40,6 @@ from vaekit.models.layers import (
 from vaekit.models.objective import (
     Objective,
     iwae_bound,
-    kl_term,
     log_weights,
     negative_elbo,
     reconstruction_per_image,
@@ -99,6 +99,18 @@ class BaseVAE(keras.Model):
         self.bce_tracker = keras.metrics.Mean(name="bce")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.nelbo_tracker = keras.metrics.Mean(name="nelbo")
+        # A divergence other than the KL logs its parts (mi, tc, dwkl; mmd) and may draw from
+        # the prior (its own stream: the sampling layer's seed would repeat its noise).
+        self.divergence = DIVERGENCES[self.loss_settings.divergence]
+        self.part_trackers = {}
+        for part in self.divergence.part_names:
+            self.part_trackers[part] = keras.metrics.Mean(name=part)
+            setattr(self, f"{part}_tracker", self.part_trackers[part])
+        self.prior_noise = None
+        if self.divergence.draws_prior:
+            seed = (self.model_config or {}).get("seed")
+            seed = None if seed is None else seed + 1
+            self.prior_noise = keras.random.SeedGenerator(seed, name="prior_noise")
         # Variables only where the objective needs them: a model saved before objectives existed
         # has none, and loads as it was saved.
         self.kl_scale = None
@@ -148,16 +160,29 @@ class BaseVAE(keras.Model):
 
     def call(self, inputs, training=None):
         mu, log_var, z = self.encoder(inputs, training=training)
-        return self.outputs_of(mu, log_var, z, training)
+        return self.outputs_of(mu, log_var, z, training, self.draw_prior(z))
 
-    def outputs_of(self, mu, log_var, z, training=None):
+    def draw_prior(self, z):
+        """As many draws of ``N(0, I)`` as ``z`` has rows, if the divergence needs them."""
+        if self.prior_noise is None:
+            return None
+        return backends.current.normal(ops.shape(z), self.prior_noise)  # (B, D)
+
+    def outputs_of(self, mu, log_var, z, training=None, prior=None):
         """The model's output: what every loss and metric reads, and nothing kept on ``self``.
 
         ``reconstruction`` is :meth:`training_output`; ``posterior`` is ``[mu, log_var]``
         (float32, (B, 2 * z_dim)), which the ``nelbo`` metric reads (on JAX a tensor kept on
-        the model between ``call`` and ``compute_loss`` would leak out of the compiled step).
+        the model between ``call`` and ``compute_loss`` would leak out of the compiled step);
+        then the sample ``z`` where the divergence reads it, and the prior draws where it
+        needs them (zeros when building the losses).
         """
-        posterior = ops.concatenate([ops.cast(mu, "float32"), ops.cast(log_var, "float32")], -1)
+        parts = [ops.cast(mu, "float32"), ops.cast(log_var, "float32")]
+        if self.divergence.reads_sample:
+            parts.append(ops.cast(z, "float32"))
+        if self.divergence.draws_prior:
+            parts.append(ops.zeros_like(parts[0]) if prior is None else ops.cast(prior, "float32"))
+        posterior = ops.concatenate(parts, -1)
         return {"reconstruction": self.training_output(z, training), "posterior": posterior}
 
     def training_output(self, z, training=None):
@@ -169,6 +194,22 @@ class BaseVAE(keras.Model):
         """``(mu, log_var)`` from the ``posterior`` output."""
         z_dim = self.encoder.outputs[0].shape[-1]
         return posterior[:, :z_dim], posterior[:, z_dim : 2 * z_dim]
+
+    def posterior_sample(self, posterior):
+        """``(z, prior draws)`` from the ``posterior`` output (None where it holds none)."""
+        z_dim = self.encoder.outputs[0].shape[-1]
+        reads, draws = self.divergence.reads_sample, self.divergence.draws_prior
+        z = posterior[:, 2 * z_dim : 3 * z_dim] if reads else None
+        prior = posterior[:, 3 * z_dim : 4 * z_dim] if draws else None
+        return z, prior
+
+    @property
+    def posterior_width(self) -> int:
+        """Columns of the ``posterior`` output (before the multi_output schedule column)."""
+        divergence = self.divergence
+        return self.encoder.outputs[0].shape[-1] * (
+            2 + divergence.reads_sample + divergence.draws_prior
+        )
 
     def build_losses(self) -> None:
         """Build the compiled losses from the outputs' shapes, before ``fit`` or ``evaluate``.
@@ -197,7 +238,7 @@ class BaseVAE(keras.Model):
         """The ``y`` that ``fit`` pairs with a batch of images."""
         return images
 
-    def track(self, images, bce, kl, output=None, mu=None, log_var=None):
+    def track(self, images, bce, kl, output=None, mu=None, log_var=None, z=None, prior=None):
         # Weighted by batch size, as Keras weights its own "loss" tracker.
         batch_size = ops.shape(images)[0]
         self.bce_tracker.update_state(bce, sample_weight=batch_size)
@@ -205,6 +246,10 @@ class BaseVAE(keras.Model):
         if output is not None:
             nelbo = negative_elbo(self.loss_settings, images, output, mu, log_var)
             self.nelbo_tracker.update_state(nelbo, sample_weight=batch_size)
+        if self.part_trackers:
+            parts = divergence_parts(self.loss_settings, mu, log_var, z, prior)
+            for name, value in parts.items():
+                self.part_trackers[name].update_state(value, sample_weight=batch_size)
 
     # Keras saves weights but not the state of random seed generators. Saving them here makes a
     # loaded model (or resumed run) continue the same sampling and dropout noise stream.
@@ -261,7 +306,15 @@ class _AddedLossVAE(BaseVAE):
         # (keras-team/keras#19430).
         kl = sum(self.losses)
         bce = _whole(total) - kl
-        self.track(x, bce, kl, reconstruction, *self.split_posterior(y_pred["posterior"]))
+        posterior = y_pred["posterior"]
+        self.track(
+            x,
+            bce,
+            kl,
+            reconstruction,
+            *self.split_posterior(posterior),
+            *self.posterior_sample(posterior),
+        )
         return total
 
 
@@ -274,8 +327,13 @@ class LayerKLVAE(_AddedLossVAE):
 
     @classmethod
     def make_encoder(cls, config: ModelConfig, objective: Objective | None = None):
-        objective = (objective or Objective(kl_weight=config.kl_factor)).to_dict()
-        layer = KLDivergenceLayer(config.kl_factor, objective=objective, name="kl")
+        objective = objective or Objective(kl_weight=config.kl_factor)
+        if DIVERGENCES[objective.divergence].draws_prior:
+            raise ValueError(
+                f"divergence {objective.divergence!r}: kl_strategy 'layer' cannot carry it (the "
+                "encoder's KL layer sees no prior draws); use add_loss, train_step or multi_output"
+            )
+        layer = KLDivergenceLayer(config.kl_factor, objective=objective.to_dict(), name="kl")
         return build_encoder(config, kl_layer=layer)
 
 
@@ -287,8 +345,9 @@ class AddLossVAE(_AddedLossVAE):
 
     def call(self, inputs, training=None):
         mu, log_var, z = self.encoder(inputs, training=training)
-        self.add_loss(kl_term(self.loss_settings, mu, log_var, self.kl_scale))
-        return self.outputs_of(mu, log_var, z, training)
+        prior = self.draw_prior(z)
+        self.add_loss(divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale))
+        return self.outputs_of(mu, log_var, z, training, prior)
 
 
 @SERIALIZABLE
@@ -312,24 +371,27 @@ class TrainStepVAE(BaseVAE):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.bce_tracker, self.kl_tracker, self.nelbo_tracker]
+        trackers = [self.loss_tracker, self.bce_tracker, self.kl_tracker, self.nelbo_tracker]
+        return trackers + list(self.part_trackers.values())
 
     def compile_arguments(self) -> dict:
         return {"loss": None}
 
     def loss_terms(self, images, training):
-        """``(loss, bce, kl, output, mu, log_var)`` of a batch."""
+        """``(loss, bce, kl, output, mu, log_var, z, prior)`` of a batch (prior: its draws of
+        the prior, or None)."""
         mu, log_var, z = self.encoder(images, training=training)
         output = self.training_output(z, training=training)
+        prior = self.draw_prior(z)
         bce = ops.mean(reconstruction_per_image(self.loss_settings, images, output))
-        kl = kl_term(self.loss_settings, mu, log_var, self.kl_scale)
+        kl = divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale)
         loss = bce + kl
         if self.iw_noise is not None:
             # The importance-weighted bound replaces the ELBO as the loss; bce and kl still
             # report the single-sample ELBO's terms.
             loss = -ops.mean(iwae_bound(self._log_weights(images, mu, log_var, training)))
         # Regularisers a user adds to a layer still count, as they would under compile().
-        return loss + sum(self.losses), bce, kl, output, mu, log_var
+        return loss + sum(self.losses), bce, kl, output, mu, log_var, z, prior
 
     def _log_weights(self, images, mu, log_var, training):
         samples = self.loss_settings.iw_samples
@@ -356,10 +418,10 @@ class TrainStepVAE(BaseVAE):
         """The images of a batch ``(x, y)`` or ``x``."""
         return data[0] if isinstance(data, tuple | list) else data
 
-    def report(self, images, loss, bce, kl, output, mu, log_var):
+    def report(self, images, loss, bce, kl, output, mu, log_var, z=None, prior=None):
         """Update the metrics with one batch's terms; returns the logs."""
         self.loss_tracker.update_state(loss, sample_weight=ops.shape(images)[0])
-        self.track(images, bce, kl, output, mu, log_var)
+        self.track(images, bce, kl, output, mu, log_var, z, prior)
         return {m.name: m.result() for m in self.metrics}
 
 
@@ -372,8 +434,8 @@ class MultiOutputVAE(BaseVAE):
 
     strategy = "multi_output"
 
-    def outputs_of(self, mu, log_var, z, training=None):
-        outputs = super().outputs_of(mu, log_var, z, training)
+    def outputs_of(self, mu, log_var, z, training=None, prior=None):
+        outputs = super().outputs_of(mu, log_var, z, training, prior)
         if self.kl_scale is not None:  # the schedule's multiplier rides along to KLLoss
             posterior = outputs["posterior"]
             scale = ops.ones_like(posterior[:, :1]) * ops.cast(self.kl_scale, "float32")
@@ -390,7 +452,7 @@ class MultiOutputVAE(BaseVAE):
 
     def targets(self, images):
         # KLLoss ignores y_true; Keras still wants one target per output.
-        width = 2 * self.encoder.outputs[0].shape[-1] + (self.kl_scale is not None)
+        width = self.posterior_width + (self.kl_scale is not None)
         dummy = ops.zeros((ops.shape(images)[0], width), dtype="float32")
         return {"reconstruction": images, "posterior": dummy}
 
@@ -399,9 +461,11 @@ class MultiOutputVAE(BaseVAE):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        mu, log_var = self.split_posterior(y_pred["posterior"])
-        kl = kl_term(self.loss_settings, mu, log_var, self.kl_scale)
-        self.track(x, _whole(total) - kl, kl, y_pred["reconstruction"], mu, log_var)
+        posterior = y_pred["posterior"]
+        mu, log_var = self.split_posterior(posterior)
+        z, prior = self.posterior_sample(posterior)
+        kl = divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale)
+        self.track(x, _whole(total) - kl, kl, y_pred["reconstruction"], mu, log_var, z, prior)
         return total
 
 

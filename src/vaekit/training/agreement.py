@@ -153,7 +153,11 @@ def _trained_with(header: dict) -> dict[str, object]:
         "train.kl_schedule": objective.kl_schedule,
         "train.free_bits": objective.free_bits,
         "train.iw_samples": objective.iw_samples,
+        "train.divergence": objective.divergence,
     }
+    if objective.divergence == "mmd":
+        trained["train.mmd_weight"] = objective.mmd_weight
+        trained["train.mmd_kernel"] = objective.mmd_kernel
     if objective.convention == "elbo":
         trained["train.beta"] = objective.kl_weight
     return trained

@@ -89,18 +89,21 @@ def prepare_devices(config: Config) -> dict:
     return settings
 
 
-def build_vae(config: Config, settings: dict | None = None) -> VariationalAutoencoder:
+def build_vae(
+    config: Config, settings: dict | None = None, dataset_size: int = 0
+) -> VariationalAutoencoder:
     """A compiled VAE for ``config``, built under ``train.precision``, seeded by ``train.seed``.
 
     Args:
         config: the run's config; ``precision: auto`` is resolved in it.
         settings: what :func:`prepare_devices` returned, if it ran already.
+        dataset_size: the training images (what ``train.divergence beta_tc`` needs).
     """
     settings = settings or prepare_devices(config)
     backends.set_random_seed(config.train.seed)
     with _dtype_policy(config.train.precision), settings["placement"].scope():
         vae = VariationalAutoencoder.from_config(
-            config.model, objective=Objective.from_config(config)
+            config.model, objective=Objective.from_config(config, dataset_size)
         )
         _compile(vae, config, settings)
     return vae
@@ -148,7 +151,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
         if chief:
             _refuse_existing(run, locked=True)  # also one another process began meanwhile
         try:
-            vae = build_vae(config)
+            vae = build_vae(config, dataset_size=len(data.train))
             if chief:
                 record_source(run, data)
                 if config.data.cache:  # the other processes read the images themselves
@@ -322,7 +325,7 @@ def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verb
         checkpoint, model = _final_model_to_continue(run)
     if checkpoint is None:  # killed before its first checkpoint: nothing was trained
         data = load_data(config, run=run)
-        vae = build_vae(config, settings)
+        vae = build_vae(config, settings, len(data.train))
         if chief:
             record_source(run, data)
             _save_config(config, run)

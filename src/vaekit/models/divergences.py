@@ -1,0 +1,146 @@
+"""What stands in for the KL term: the KL itself, the beta-TCVAE decomposition, or InfoVAE's MMD.
+
+``train.divergence`` picks one (:data:`DIVERGENCES`); each wiring adds what it returns where it
+adds the KL term today (:mod:`vaekit.models.strategies`), and logs its parts in nats.
+
+- ``kl``: ``KL(q(z|x) || N(0, I))``, weighted by the KL weight (:func:`.objective.kl_term`).
+- ``beta_tc`` (Chen et al. 2018, "Isolating sources of disentanglement in VAEs", eq. 2): the
+  KL's average over the data splits into the index-code mutual information, the total
+  correlation and the dimension-wise KL,
+  ``E_x KL(q(z|x) || p(z)) = I_q(x; z) + KL(q(z) || prod_j q(z_j)) + sum_j KL(q(z_j) || p(z_j))``,
+  and the loss weighs them ``alpha = 1``, ``beta = train.beta``, ``gamma = 1``. ``q(z)`` and the
+  ``q(z_j)`` are estimated by minibatch-weighted sampling (their eq. S6): for the batch's
+  samples ``z_i``, ``log q(z_i) ~ logsumexp_j log q(z_i | x_j) - log(N M)`` with ``M`` the batch
+  and ``N`` the training set's size, the same per dimension for ``log q(z_ij)``.
+- ``mmd`` (Zhao et al. 2019, "InfoVAE", eq. 6 with ``D = MMD``): ``(1 - alpha) KL + (alpha +
+  lambda - 1) MMD(q(z) || p(z))``, here ``train.beta x KL + train.mmd_weight x MMD``; ``beta 0``
+  is the MMD-VAE. MMD^2 is the unbiased estimate of Gretton et al. (2012, eq. 3) between the
+  batch's samples ``z_i`` and as many prior draws ``p_i``; the kernel is the inverse multiquadric
+  ``C / (C + |x - y|^2)`` with ``C = 2 D`` (Tolstikhin et al. 2018, "Wasserstein auto-encoders",
+  for a unit-variance prior in D dimensions), or the RBF ``exp(-|x - y|^2 / C)``.
+
+The batch estimates couple the images of a batch, so a divergence other than ``kl`` needs the
+whole batch on one computation (one device, or JAX's ``data_parallel``, which compiles one
+program over all devices), not TensorFlow's per-replica ``mirrored`` losses.
+
+Example:
+    >>> import numpy as np
+    >>> mu, log_var = np.zeros((4, 2), "float32"), np.zeros((4, 2), "float32")
+    >>> z = np.array([[0., 0.], [1., 0.], [0., 1.], [1., 1.]], "float32")
+    >>> parts = beta_tc_parts(mu, log_var, z, dataset_size=4)
+    >>> sorted(parts), round(float(parts["mi"]), 6)  # q(z|x) the same for every x: no MI
+    (['dwkl', 'mi', 'tc'], 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from keras import ops
+
+from vaekit.models.objective import LOG_2PI, kl_per_dimension, kl_term, log_normal
+from vaekit.models.objective import log_standard_normal as log_prior
+
+
+def log_density_matrix(z, mu, log_var):
+    """``log q(z_i,d | x_j)`` for every pair of the batch, per dimension: (B, B, D)."""
+    z, mu, log_var = (ops.cast(v, "float32") for v in (z, mu, log_var))
+    z, mu, log_var = z[:, None, :], mu[None, :, :], log_var[None, :, :]
+    return -0.5 * (LOG_2PI + log_var + ops.square(z - mu) * ops.exp(-log_var))
+
+
+def beta_tc_parts(mu, log_var, z, dataset_size: int) -> dict:
+    """The batch's estimates of ``mi``, ``tc`` and ``dwkl`` in nats (scalars; see above)."""
+    batch = ops.cast(ops.shape(z)[0], "float32")
+    log_nm = ops.log(batch * float(dataset_size))
+    matrix = log_density_matrix(z, mu, log_var)  # (B, B, D)
+    log_q_given_x = log_normal(z, mu, log_var)  # (B,), the diagonal
+    log_q = ops.logsumexp(ops.sum(matrix, axis=-1), axis=1) - log_nm  # (B,)
+    log_product = ops.sum(ops.logsumexp(matrix, axis=1) - log_nm, axis=-1)  # (B,)
+    return {
+        "mi": ops.mean(log_q_given_x - log_q),
+        "tc": ops.mean(log_q - log_product),
+        "dwkl": ops.mean(log_product - log_prior(z)),
+    }
+
+
+def _squared_distances(a, b):
+    """``|a_i - b_j|^2``: (B, B)."""
+    return ops.sum(ops.square(a[:, None, :] - b[None, :, :]), axis=-1)
+
+
+KERNELS = {  # name: k(squared distance, C)
+    "imq": lambda distances, c: c / (c + distances),
+    "rbf": lambda distances, c: ops.exp(-distances / c),
+}
+
+
+def mmd(z, prior, kernel: str = "imq"):
+    """The unbiased MMD^2 estimate between samples ``z`` and prior draws ``prior`` (B, D) each."""
+    z, prior = ops.cast(z, "float32"), ops.cast(prior, "float32")
+    count = ops.cast(ops.shape(z)[0], "float32")
+    c = 2.0 * float(z.shape[-1])
+    k = KERNELS[kernel]
+    within = k(_squared_distances(z, z), c) + k(_squared_distances(prior, prior), c)
+    off_diagonal = (ops.sum(within) - ops.trace(within)) / (count * (count - 1.0))
+    across = ops.mean(k(_squared_distances(z, prior), c))
+    return off_diagonal - 2.0 * across
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One entry of :data:`DIVERGENCES`: the weighted term, its logged parts, what it reads."""
+
+    term: Callable  # (objective, mu, log_var, z, prior) -> unscheduled weighted term
+    parts: Callable | None  # (objective, mu, log_var, z, prior) -> {name: nats}
+    part_names: tuple[str, ...]
+    reads_sample: bool  # needs the sampled z
+    draws_prior: bool  # needs as many draws of the prior as the batch
+
+
+def _kl_term(objective, mu, log_var, z, prior):
+    return kl_term(objective, mu, log_var)
+
+
+def _beta_tc_term(objective, mu, log_var, z, prior):
+    parts = beta_tc_parts(mu, log_var, z, objective.dataset_size)
+    return parts["mi"] + objective.kl_weight * parts["tc"] + parts["dwkl"]
+
+
+def _mmd_term(objective, mu, log_var, z, prior):
+    kl = ops.mean(ops.sum(kl_per_dimension(mu, log_var), axis=-1))
+    return objective.kl_weight * kl + objective.mmd_weight * mmd(z, prior, objective.mmd_kernel)
+
+
+DIVERGENCES = {
+    "kl": Divergence(_kl_term, None, (), False, False),
+    "beta_tc": Divergence(
+        _beta_tc_term,
+        lambda o, mu, log_var, z, prior: beta_tc_parts(mu, log_var, z, o.dataset_size),
+        ("mi", "tc", "dwkl"),
+        True,
+        False,
+    ),
+    "mmd": Divergence(
+        _mmd_term,
+        lambda o, mu, log_var, z, prior: {"mmd": mmd(z, prior, o.mmd_kernel)},
+        ("mmd",),
+        True,
+        True,
+    ),
+}
+
+
+def divergence_term(objective, mu, log_var, z=None, prior=None, scale=None):
+    """The weighted term that stands in for the KL (a scalar); ``scale``: the schedule's value."""
+    if objective.divergence == "kl":  # the KL term as it always was, free bits included
+        return kl_term(objective, mu, log_var, scale)
+    value = DIVERGENCES[objective.divergence].term(objective, mu, log_var, z, prior)
+    return value if scale is None else scale * value
+
+
+def divergence_parts(objective, mu, log_var, z=None, prior=None) -> dict:
+    """The divergence's logged parts in nats, unweighted (empty for ``kl``)."""
+    parts = DIVERGENCES[objective.divergence].parts
+    return {} if parts is None else parts(objective, mu, log_var, z, prior)
