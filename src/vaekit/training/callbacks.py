@@ -38,6 +38,8 @@ COLUMNS = (
     "nelbo",  # the negative ELBO in nats per image, whatever the loss convention
     "val_nelbo",
     "kl_scale",  # the KL schedule's multiplier in this epoch (1 without a schedule)
+    # train.divergence's parts in nats (vaekit.models.divergences), empty for the KL
+    *(f"{prefix}{part}" for prefix in ("", "val_") for part in ("mi", "tc", "dwkl", "mmd")),
 )
 
 
