@@ -207,6 +207,16 @@ def test_evaluate_disentanglement_on_a_shapes_run(tmp_path):
     assert np.array(saved["mig"]["mutual_information"]).shape == (4, len(saved["factors"]))
     assert all(0.0 <= value <= 1.0 for value in saved["summary"].values())
     assert format_scores(saved).splitlines()[0] in result.stdout
+    assert (run / "plots" / "factor_information.png").stat().st_size > 0
+    # The report and compare pages, each written by another process, show the scores.
+    ok(vaekit("report", run, "--points", 50, "--grid", 4, "--quiet"))
+    page = (run / "report.html").read_text()
+    assert 'id="disentanglement"' in page and "FactorVAE score" in page
+    assert 'alt="factor_information.png"' in page
+    ok(vaekit("compare", run, run, "--out", tmp_path / "compare.html"))
+    compared = (tmp_path / "compare.html").read_text()
+    section = compared.split("<h2>Disentanglement</h2>")[1].split("<h2>")[0]
+    assert "FactorVAE score" in section and section.count("<img") == 2  # each run's heat map
 
 
 def test_a_factor_with_one_value_is_left_out_and_named(tmp_path):
@@ -231,3 +241,20 @@ def test_evaluate_disentanglement_without_factors_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "has no ground-truth factors" in one_line(result)
     assert not (run / "disentanglement.json").exists()
+
+
+def test_the_report_section_shows_scores_per_factor_and_the_heat_map():
+    from vaekit.report.html import render_page
+
+    rng = np.random.default_rng(9)
+    factors = grid()
+    result = scoring.scores(perfect_code(factors, rng, extra=1), factors, settings=SMALL,
+                            names=("mig", "factor_vae"))  # fmt: skip
+    result.update(factors=["a", "b", "c"], split="test", summary=scoring.summary(result))
+    with_scores = render_page(title="t", summary=[], config_text="", disentanglement=result)
+    assert 'id="disentanglement"' in with_scores and "MIG per factor" in with_scores
+    assert "<th>a</th><th>b</th><th>c</th>" in with_scores
+    without = render_page(title="t", summary=[], config_text="")
+    assert 'id="disentanglement"' not in without and "Disentanglement" not in without
+    damaged = render_page(title="t", summary=[], config_text="", disentanglement="x is unreadable")
+    assert "x is unreadable" in damaged and "--disentanglement" in damaged

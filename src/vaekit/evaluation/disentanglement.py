@@ -46,9 +46,9 @@ The tests check these, and hand-computed cases.
 Example:
     >>> rng = np.random.default_rng(0)
     >>> factors = rng.integers(0, 4, size=(2000, 2))
-    >>> perfect = factors.astype("float32") + rng.normal(0, 0.01, factors.shape)
-    >>> round(mig(perfect, factors)["score"], 2)
-    1.0
+    >>> perfect = factors.astype("float32")  # latent j is factor j
+    >>> mig(perfect, factors)["score"] > 0.99  # 1, less the plug-in estimate's bias
+    True
     >>> noise = rng.normal(size=(2000, 2))
     >>> mig(noise, factors)["score"] < 0.02
     True
@@ -157,17 +157,19 @@ def entropies(factors: np.ndarray) -> np.ndarray:
 def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> dict:
     """The mutual information gap of codes (N, D) against integer factors (N, F).
 
-    Returns ``score``, ``per_factor`` (each factor's normalised gap) and ``mutual_information``
-    (the (D, F) matrix in nats behind it).
+    Returns ``score``, ``per_factor`` (each factor's normalised gap), ``mutual_information``
+    (the (D, F) matrix in nats behind it) and ``entropy`` (each factor's, in nats).
     """
     matrix = mutual_information_matrix(discretize(codes, bins), factors)
     ordered = np.sort(matrix, axis=0)[::-1]  # per factor, the latents' MI from largest
     second = ordered[1] if len(ordered) > 1 else np.zeros(matrix.shape[1])
-    per_factor = (ordered[0] - second) / entropies(factors)
+    entropy = entropies(factors)
+    per_factor = (ordered[0] - second) / entropy
     return {
         "score": float(np.mean(per_factor)),
         "per_factor": per_factor.tolist(),
         "mutual_information": matrix.tolist(),
+        "entropy": entropy.tolist(),
     }
 
 
@@ -309,8 +311,8 @@ def scores(
         >>> small = Settings(mig_samples=500, votes_train=200, votes_eval=100,
         ...                  variance_samples=500)
         >>> result = scores(codes, factors, settings=small, names=("mig", "factor_vae"))
-        >>> round(result["mig"]["score"], 2), result["factor_vae"]["eval_accuracy"]
-        (1.0, 1.0)
+        >>> result["mig"]["score"] > 0.98, result["factor_vae"]["eval_accuracy"]
+        (True, 1.0)
     """
     codes = np.asarray(codes, np.float64)
     factors = np.asarray(factors, np.int64)

@@ -2,7 +2,8 @@
 
 :func:`score_run` encodes every image of a split (the posterior means, as disentanglement_lib's
 ``representation_function``), scores the codes with :func:`.disentanglement.scores` and writes
-``RUN_DIR/disentanglement.json``: the four scores with what is behind them (the MIG's mutual
+``RUN_DIR/disentanglement.json`` (and the MIG's factor-latent heat map,
+``plots/factor_information.png``): the four scores with what is behind them (the MIG's mutual
 information matrix, DCI's importance matrix, the FactorVAE votes, SAP's matrix), the factor names
 and levels, the split, the image count, the seed and the sample counts, the seconds and the
 versions. Only a data set with factor labels has them (``shapes``, ``shapes_color``).
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaekit import plots
 from vaekit.errors import VaekitError
 from vaekit.evaluation import disentanglement
 from vaekit.evaluation.images import posterior
@@ -40,6 +42,7 @@ from vaekit.training.folder import load_run_model, open_run
 from vaekit.training.lock import RunLock
 
 FILE_NAME = "disentanglement.json"
+PLOT_NAME = "factor_information.png"
 
 
 def score_run(
@@ -98,7 +101,17 @@ def score_run(
         result["summary"] = disentanglement.summary(result)
         result["seconds"] = round(time.perf_counter() - started, 3)
         atomic_write_text(target, json.dumps(result, indent=2) + "\n")
+        if inside:  # the run's own scores: their heat map among its plots
+            draw_information(result, run.plots / PLOT_NAME)
     return result
+
+
+def draw_information(result: dict, path):
+    """The MIG's factor-latent heat map of a result (:func:`.plots.plot_factor_information`)."""
+    mig = result["mig"]
+    return plots.plot_factor_information(
+        mig["mutual_information"], result["factors"], mig["entropy"], path
+    )
 
 
 def format_scores(result: dict) -> str:

@@ -1,11 +1,12 @@
 """A run's report: ``RUN_DIR/report.html``, one self-contained page to read and explore a run.
 
 The page holds the resolved config, the metrics table and training curves, every plot, the
-evaluation (``evaluation.json``) when there is one, and a latent-space explorer: the test images'
-latent means as a scatter coloured by label, the image decoded at the point under the pointer, and
-a clicked test image beside its reconstruction (:mod:`.explorer` computes it, :mod:`.html` draws
-it). Images are embedded and nothing is fetched, so the page works offline and on its own; it is
-about 3 MB for an MNIST run (2,000 points, a 40 x 40 grid, the plots).
+evaluation (``evaluation.json``) when there is one, the disentanglement scores with the MIG's
+factor-latent heat map (``disentanglement.json``) when there are, and a latent-space explorer:
+the test images' latent means as a scatter coloured by label, the image decoded at the point
+under the pointer, and a clicked test image beside its reconstruction (:mod:`.explorer` computes
+it, :mod:`.html` draws it). Images are embedded and nothing is fetched, so the page works offline
+and on its own; it is about 3 MB for an MNIST run (2,000 points, a 40 x 40 grid, the plots).
 
 - :func:`write_report`: ``vaekit report RUN_DIR``, on any run folder (also one from before this
   module, or one whose training stopped: its newest checkpoint is used);
@@ -32,6 +33,8 @@ import yaml
 from vaekit import plots
 from vaekit.config import Config
 from vaekit.errors import VaekitError, one_line
+from vaekit.evaluation.factor_runs import FILE_NAME as SCORES_FILE
+from vaekit.evaluation.factor_runs import PLOT_NAME, draw_information
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report.explorer import explore
 from vaekit.report.html import render_page
@@ -142,6 +145,10 @@ def write_run_report(
     if not pictures:
         notes.append(f"no plots yet: vaekit plot {run.path} draws them")
     curves = [(name, pictures.pop(name)) for name in CURVES if name in pictures]
+    scores = read_scores(run.path / SCORES_FILE)
+    information = pictures.pop(PLOT_NAME, None)  # shown beside the scores
+    if information is None and isinstance(scores, dict):
+        information = _draw_information(scores)
     if not curves and rows:
         curves = _draw_curves(rows)
     ordered = sorted(pictures, key=lambda n: (PLOT_ORDER.index(n) if n in PLOT_ORDER else 99, n))
@@ -172,6 +179,8 @@ def write_run_report(
         evaluation=read_evaluation(run.path / "evaluation.json"),
         explorer=explorer,
         notes=notes,
+        disentanglement=scores,
+        information=information,
     )
     atomic_write_text(target, page)
     bar.add(1)
@@ -187,6 +196,32 @@ def _draw_curves(rows: list[dict]) -> list[tuple[str, bytes]]:
             plots.plot_nelbo(rows, Path(folder) / "nelbo.png")
             curves.append(("nelbo.png", (Path(folder) / "nelbo.png").read_bytes()))
     return curves
+
+
+def _draw_information(scores: dict) -> bytes | None:
+    """The heat map of scores whose run has no plots/factor_information.png."""
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            draw_information(scores, Path(folder) / PLOT_NAME)
+            return (Path(folder) / PLOT_NAME).read_bytes()
+    except (KeyError, TypeError, ValueError):  # a hand-edited file: the table still shows
+        return None
+
+
+def read_scores(path: Path) -> dict | str | None:
+    """``disentanglement.json``; None if there is none, or a line saying why it cannot be read."""
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        warnings.warn(
+            f"{path}: unreadable ({one_line(error)}); the report leaves it out", stacklevel=3
+        )
+        return f"{path.name} is unreadable ({one_line(error)})"
+    if not isinstance(result, dict) or not isinstance(result.get("summary"), dict):
+        return f"{path.name} is not a disentanglement result vaekit wrote"
+    return result
 
 
 def read_evaluation(path: Path) -> dict | str | None:

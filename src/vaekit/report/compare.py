@@ -26,8 +26,8 @@ from matplotlib.figure import Figure
 from vaekit.config import read_config_file
 from vaekit.errors import VaekitError, plural
 from vaekit.io import atomic_write_text, check_output_file
+from vaekit.report import PLOT_NAME, SCORES_FILE, read_evaluation, read_scores
 from vaekit.report import html as html_page
-from vaekit.report import read_evaluation
 from vaekit.training.callbacks import read_metrics
 
 # Curves overlaid, one figure each: (training key, validation key, what it is).
@@ -85,10 +85,16 @@ def compare_runs(run_dirs, out) -> Path:
     configs = [flatten(_read_config(run / "config.yaml")) for run in runs]
     metrics = [read_metrics(run / "metrics.csv") for run in runs]
     evaluations = [read_evaluation(run / "evaluation.json") for run in runs]
+    scores = [read_scores(run / SCORES_FILE) for run in runs]
     sections = [
         ("Configuration", _config_table(names, configs)),
         ("Curves", _curves(names, metrics)),
         ("Final figures", _final_table(names, metrics, evaluations)),
+        *(
+            [("Disentanglement", _scores_table(names, scores) + _heat_maps(names, runs))]
+            if any(score is not None for score in scores)
+            else []
+        ),
         ("Samples", _samples(names, runs)),
     ]
     body = "\n".join(
@@ -217,6 +223,36 @@ def _final_table(names, metrics, evaluations) -> str:
             "run from before it was logged)</p>"
         )
     return f'<table class="compare numbers">{head}{body}</table>{note}'
+
+
+def _scores_table(names, scores) -> str:
+    """The runs' disentanglement scores (``disentanglement.json``'s summary) side by side."""
+    keys = list(html_page.SCORE_NAMES)
+    head = "<tr><th>run</th>" + "".join(
+        f"<th>{html.escape(html_page.SCORE_NAMES[key])}</th>" for key in keys
+    )
+    body = ""
+    for name, score in zip(names, scores, strict=True):
+        if not isinstance(score, dict):
+            why = "not scored" if score is None else "unreadable"
+            cells = f'<td colspan="{len(keys)}"><span class="note">{why}</span></td>'
+        else:
+            cells = "".join(f"<td>{_number(score['summary'].get(key))}</td>" for key in keys)
+        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+    note = (
+        '<p class="note">not scored: <code>vaekit evaluate RUN_DIR --disentanglement</code> '
+        "scores a run on a data set with ground-truth factors</p>"
+    )
+    return f'<table class="compare numbers">{head}</tr>{body}</table>{note}'
+
+
+def _heat_maps(names: list[str], runs: list[Path]) -> str:
+    images = [
+        (name, (run / "plots" / PLOT_NAME).read_bytes())
+        for name, run in zip(names, runs, strict=True)
+        if (run / "plots" / PLOT_NAME).is_file()
+    ]
+    return html_page.figures(images, "") if images else ""
 
 
 def _samples(names: list[str], runs: list[Path]) -> str:

@@ -44,6 +44,8 @@ def render_page(
     evaluation: dict | None = None,
     explorer: dict | None = None,
     notes: Sequence[str] = (),
+    disentanglement: dict | str | None = None,
+    information: bytes | None = None,
 ) -> str:
     """The page's HTML.
 
@@ -56,14 +58,19 @@ def render_page(
         evaluation: ``evaluation.json``'s content, None, or why it cannot be read.
         explorer: :meth:`vaekit.report.explorer.Explorer.to_json`, or None.
         notes: lines about what is missing and how to get it.
+        disentanglement: ``disentanglement.json``'s content, None (no section), or why it cannot
+            be read.
+        information: the PNG of its factor-latent heat map.
     """
     sections = [
         ("explorer", "Latent space", _explorer_section(explorer)),
         ("metrics", "Training", _metrics_section(metrics, curves)),
         ("evaluation", "Evaluation", _evaluation_section(evaluation)),
+        ("disentanglement", "Disentanglement", _scores_section(disentanglement, information)),
         ("plots", "Plots", figures(plots, "no plots in the run folder")),
         ("config", "Configuration", f"<pre>{html.escape(config_text)}</pre>"),
     ]
+    sections = [section for section in sections if section[2] is not None]
     navigation = " · ".join(f'<a href="#{key}">{name}</a>' for key, name, _ in sections)
     body = "\n".join(
         f'<section id="{key}"><h2>{name}</h2>\n{content}\n</section>'
@@ -177,6 +184,53 @@ def _evaluation_section(result: dict | str | None) -> str:
     return (
         f'<table class="numbers"><tr><th>nats per image</th><td>mean ± standard error</td></tr>'
         f'{rows}</table><p class="note">{settings}</p>'
+    )
+
+
+SCORE_NAMES = {  # disentanglement.json's summary key: what the page calls it
+    "mig": "MIG",
+    "dci_disentanglement": "DCI disentanglement",
+    "dci_completeness": "DCI completeness",
+    "dci_informativeness_test": "DCI informativeness (test accuracy)",
+    "factor_vae": "FactorVAE score",
+    "sap": "SAP",
+}
+
+
+def _scores_section(result: dict | str | None, information: bytes | None) -> str | None:
+    """The disentanglement scores, MIG per factor and the heat map; None without a result."""
+    if result is None:
+        return None
+    if isinstance(result, str):
+        return (
+            f'<p class="note">{html.escape(result)}: <code>vaekit evaluate RUN_DIR '
+            "--disentanglement</code> computes the scores again</p>"
+        )
+    rows = "".join(
+        f"<tr><th>{html.escape(SCORE_NAMES.get(key, key))}</th><td>{value:.3f}</td></tr>"
+        for key, value in result["summary"].items()
+        if isinstance(value, int | float)
+    )
+    factors = result.get("factors") or []
+    per_factor = (result.get("mig") or {}).get("per_factor") or []
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in factors)
+    gaps = "".join(f"<td>{value:.3f}</td>" for value in per_factor)
+    settings = ", ".join(
+        f"{key} {html.escape(str(result[key]))}" for key in ("split", "images", "seed")
+        if key in result
+    )  # fmt: skip
+    left_out = result.get("constant_factors") or []
+    if left_out:
+        settings += (
+            f"; not scored (one value over these images): {html.escape(', '.join(left_out))}"
+        )
+    heat_map = "" if information is None else figures([("factor_information.png", information)], "")
+    return (
+        f'<table class="numbers"><tr><th>score</th><td>0 to 1</td></tr>{rows}</table>'
+        f'<div class="scroll"><table class="numbers"><tr><th>MIG per factor</th>{head}</tr>'
+        f"<tr><th></th>{gaps}</tr></table></div>"
+        f'<p class="note">{settings}; as disentanglement_lib defines them '
+        "(vaekit.evaluation.disentanglement)</p>" + heat_map
     )
 
 
