@@ -124,8 +124,8 @@ def format_scores(result: dict) -> str:
         >>> print(format_scores(result))
         runs/shapes: test split, 4,608 images, seed 0, 50.0 s
         <BLANKLINE>
-        mig                      0.2500
-        factor_vae               0.7500
+        mig                           0.2500
+        factor_vae                    0.7500
         <BLANKLINE>
         MIG per factor: shape 0.000  x 0.500
     """
@@ -134,7 +134,7 @@ def format_scores(result: dict) -> str:
         f"seed {result['seed']}, {result['seconds']:.1f} s",
         "",
     ]
-    lines += [f"{name:<22} {value:9.4f}" for name, value in result["summary"].items()]
+    lines += [f"{name:<26} {value:9.4f}" for name, value in result["summary"].items()]
     if "mig" in result:
         per_factor = zip(result["factors"], result["mig"]["per_factor"], strict=True)
         lines += ["", "MIG per factor: " + "  ".join(f"{n} {v:.3f}" for n, v in per_factor)]

@@ -206,10 +206,12 @@ def _scores_section(result: dict | str | None, information: bytes | None) -> str
             f'<p class="note">{html.escape(result)}: <code>vaekit evaluate RUN_DIR '
             "--disentanglement</code> computes the scores again</p>"
         )
+    chance = _noise_scores(result)
     rows = "".join(
-        f"<tr><th>{html.escape(SCORE_NAMES.get(key, key))}</th><td>{value:.3f}</td></tr>"
+        f"<tr><th>{html.escape(SCORE_NAMES.get(key, key))}</th><td>{value:.3f}</td>"
+        f"<td>{chance[key]:.3f}</td></tr>"
         for key, value in result["summary"].items()
-        if isinstance(value, int | float)
+        if isinstance(value, int | float) and key in chance
     )
     factors = result.get("factors") or []
     per_factor = (result.get("mig") or {}).get("per_factor") or []
@@ -226,12 +228,27 @@ def _scores_section(result: dict | str | None, information: bytes | None) -> str
         )
     heat_map = "" if information is None else figures([("factor_information.png", information)], "")
     return (
-        f'<table class="numbers"><tr><th>score</th><td>0 to 1</td></tr>{rows}</table>'
+        '<table class="numbers"><tr><th>score (a perfect code: 1)</th><th>this run</th>'
+        f'<th title="what a code that ignores the factors scores">a noise code</th></tr>{rows}'
+        "</table>"
         f'<div class="scroll"><table class="numbers"><tr><th>MIG per factor</th>{head}</tr>'
         f"<tr><th></th>{gaps}</tr></table></div>"
         f'<p class="note">{settings}; as disentanglement_lib defines them '
         "(vaekit.evaluation.disentanglement)</p>" + heat_map
     )
+
+
+def _noise_scores(result: dict) -> dict:
+    """What a code independent of the factors scores: 0, but chance for the two accuracies
+    (the FactorVAE score 1 / F; DCI's informativeness the mean of 1 / levels, on a full grid)."""
+    levels = [level for level in result.get("levels") or [] if isinstance(level, int) and level]
+    scores = dict.fromkeys(SCORE_NAMES, 0.0)
+    factors = len(result.get("factors") or levels)
+    scores["factor_vae"] = 1.0 / factors if factors else float("nan")
+    scores["dci_informativeness_test"] = (
+        sum(1.0 / level for level in levels) / len(levels) if levels else float("nan")
+    )
+    return scores
 
 
 def _nats(entry) -> str:
