@@ -241,6 +241,11 @@ def test_evaluate_disentanglement_without_factors_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "has no ground-truth factors" in one_line(result)
     assert not (run / "disentanglement.json").exists()
+    alone = vaekit("evaluate", run, "--score-samples", 100)
+    assert alone.returncode == 2 and "only with --disentanglement" in one_line(alone)
+    few = vaekit("evaluate", run, "--disentanglement", "--score-samples", 1)
+    assert few.returncode == 2 and "expected an integer >= 2" in one_line(few)
+    assert not (run / "evaluation.json").exists()
 
 
 def test_the_report_section_shows_scores_per_factor_and_the_heat_map():
