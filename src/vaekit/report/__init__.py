@@ -210,32 +210,26 @@ def _draw_information(scores: dict) -> bytes | None:
 
 def read_scores(path: Path) -> dict | str | None:
     """``disentanglement.json``; None if there is none, or a line saying why it cannot be read."""
-    if not path.exists():
-        return None
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        warnings.warn(
-            f"{path}: unreadable ({one_line(error)}); the report leaves it out", stacklevel=3
-        )
-        return f"{path.name} is unreadable ({one_line(error)})"
-    if not isinstance(result, dict) or not isinstance(result.get("summary"), dict):
-        return f"{path.name} is not a disentanglement result vaekit wrote"
-    return result
+    return _read_result(path, "summary", "a disentanglement result")
 
 
 def read_evaluation(path: Path) -> dict | str | None:
     """``evaluation.json``; None if there is none, or a line saying why it cannot be read (the
     page shows it: a damaged evaluation is not a missing one)."""
+    return _read_result(path, "nats_per_image", "an evaluation")
+
+
+def _read_result(path: Path, key: str, what: str) -> dict | str | None:
+    """A JSON result whose ``key`` holds a mapping; None if absent, else why it does not read."""
     if not path.exists():
         return None
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         warnings.warn(
-            f"{path}: unreadable ({one_line(error)}); the report leaves it out", stacklevel=3
+            f"{path}: unreadable ({one_line(error)}); the report leaves it out", stacklevel=4
         )
         return f"{path.name} is unreadable ({one_line(error)})"
-    if not isinstance(result, dict) or not isinstance(result.get("nats_per_image"), dict):
-        return f"{path.name} is not an evaluation vaekit wrote"
+    if not isinstance(result, dict) or not isinstance(result.get(key), dict):
+        return f"{path.name} is not {what} vaekit wrote"
     return result
