@@ -460,7 +460,7 @@ def plot_factor_information(
         )
     share = information / np.maximum(entropy, 1e-12)  # (D, F)
     latents = share.shape[0]
-    fig = Figure(figsize=(1.0 * len(factors) + 2.5, 0.35 * latents + 1.8), layout="constrained")
+    fig = Figure(figsize=(0.8 * len(factors) + 2.0, 0.3 * latents + 1.6), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     for d, f in np.ndindex(share.shape):

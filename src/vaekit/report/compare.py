@@ -237,12 +237,18 @@ def _scores_table(names, scores) -> str:
             why = "not scored" if score is None else "unreadable"
             cells = f'<td colspan="{len(keys)}"><span class="note">{why}</span></td>'
         else:
-            cells = "".join(f"<td>{_number(score['summary'].get(key))}</td>" for key in keys)
+            values = (score["summary"].get(key) for key in keys)
+            cells = "".join(
+                f"<td>{value:.3f}</td>" if isinstance(value, int | float) else "<td>—</td>"
+                for value in values
+            )
         body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
-    note = (
-        '<p class="note">not scored: <code>vaekit evaluate RUN_DIR --disentanglement</code> '
-        "scores a run on a data set with ground-truth factors</p>"
-    )
+    note = ""
+    if any(score is None for score in scores):
+        note = (
+            '<p class="note">not scored: <code>vaekit evaluate RUN_DIR --disentanglement</code> '
+            "scores a run on a data set with ground-truth factors</p>"
+        )
     return f'<table class="compare numbers">{head}</tr>{body}</table>{note}'
 
 
