@@ -73,8 +73,9 @@ def build_encoder(config: ModelConfig, kl_layer=None):
 
     Args:
         config: the model configuration.
-        kl_layer: optional layer applied to ``[mu, log_var]`` that returns them unchanged; the
-            "layer" KL strategy passes its :class:`~vaekit.models.layers.KLDivergenceLayer` here.
+        kl_layer: optional layer applied to ``[mu, log_var]`` (to ``[mu, log_var, z]``, after
+            the sampling, when its ``reads_sample``) that returns them unchanged; the "layer"
+            KL strategy passes its :class:`~vaekit.models.layers.KLDivergenceLayer` here.
     """
     inputs = keras.Input(shape=tuple(config.input_dim), name="encoder_input")
     x = inputs

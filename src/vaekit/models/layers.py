@@ -65,7 +65,9 @@ class KLDivergenceLayer(keras.layers.Layer):
     """Adds the weighted KL term with ``add_loss`` and returns ``[mu, log_var]`` unchanged.
 
     This is the "layer" KL strategy: the loss lives in the encoder, so any model built on the
-    encoder trains with it.
+    encoder trains with it. With a divergence that reads the sample (``beta_tc``,
+    :mod:`vaekit.models.divergences`) it takes and returns ``[mu, log_var, z]`` and adds that
+    divergence's term instead.
 
     Args:
         kl_factor: weight of the KL term (>= 0) of the reference convention.

@@ -14,6 +14,10 @@ Two conventions (``train.loss_convention``), both from the decoder's logits (see
 The KL weight is multiplied by a schedule's value for the epoch (:data:`SCHEDULES`), held in a
 non-trainable variable that :class:`vaekit.training.callbacks.KLScheduleCallback` sets.
 
+``train.divergence`` (``beta_tc``, ``mmd``) replaces the KL term by another divergence
+(:mod:`vaekit.models.divergences`); :func:`~vaekit.models.divergences.divergence_term` is what
+the wirings add, the KL term of this module for ``kl``.
+
 Whatever the convention, :func:`negative_elbo` gives the negative ELBO in nats per image, so runs
 compare.
 
