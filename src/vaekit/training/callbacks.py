@@ -26,6 +26,10 @@ from vaekit.errors import DataError, one_line, printable
 from vaekit.io import atomic_write_text
 from vaekit.models.objective import kl_schedule_value
 
+# train.divergence's parts in nats (vaekit.models.divergences), empty for the KL
+DIVERGENCE_COLUMNS = tuple(
+    f"{prefix}{part}" for prefix in ("", "val_") for part in ("mi", "tc", "dwkl", "mmd")
+)
 COLUMNS = (
     "epoch",
     "loss",
@@ -38,8 +42,7 @@ COLUMNS = (
     "nelbo",  # the negative ELBO in nats per image, whatever the loss convention
     "val_nelbo",
     "kl_scale",  # the KL schedule's multiplier in this epoch (1 without a schedule)
-    # train.divergence's parts in nats (vaekit.models.divergences), empty for the KL
-    *(f"{prefix}{part}" for prefix in ("", "val_") for part in ("mi", "tc", "dwkl", "mmd")),
+    *DIVERGENCE_COLUMNS,
 )
 
 
