@@ -73,6 +73,7 @@ def test_a_missing_backend_is_one_line_naming_what_to_install(tmp_path):
 
 
 @needs("torch")
+@pytest.mark.slow
 def test_steps_per_execution_on_torch_is_one_line_naming_the_upstream_issue(tmp_path):
     out = tmp_path / "run"
     result = on("torch", "train", "--config", CONFIG, "--out", out, "--quiet", *TINY,

@@ -154,6 +154,7 @@ def test_unreadable_config_files(tmp_path, capsys, content):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_integer_images_without_channel_axis_are_fixed_with_a_notice(tmp_path, capsys):
     x_train = RNG.integers(0, 256, (256, 28, 28), dtype=np.uint8)
     x_test = RNG.integers(0, 256, (64, 28, 28), dtype=np.uint8)

@@ -73,6 +73,7 @@ def test_mistakes_exit_2_with_one_line(tmp_path, arguments, words):
     assert done.stderr.count("\n") == 1 and words in done.stderr
 
 
+@pytest.mark.slow
 def test_one_differing_setting_is_singular(two_runs, tmp_path):
     first, second = two_runs
     (second / "config.yaml").write_text((first / "config.yaml").read_text().replace(

@@ -25,6 +25,7 @@ TINY.update(decoder_conv_t_kernel_size=[3, 3], decoder_conv_t_strides=[2, 2])
 
 
 @pytest.mark.parametrize("solution_type", [0, 1, 2, 3])
+@pytest.mark.slow
 def test_notebook_cells_run_for_every_solution_type(mnist_small, solution_type):
     x_train = mnist_small[0][:128]
     # The notebook's cells; only the import line differs from the series.

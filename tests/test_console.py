@@ -88,6 +88,7 @@ def test_the_console_script_is_the_installed_one():
 
 
 @pytest.mark.parametrize("variant", CHAINS)
+@pytest.mark.slow
 def test_train_evaluate_plot_generate_resume_each_in_a_new_process(tmp_path, variant):
     run = tmp_path / "run"
     sets = [item for setting in VARIANTS[variant] for item in ("--set", setting)]
@@ -130,6 +131,7 @@ def test_train_evaluate_plot_generate_resume_each_in_a_new_process(tmp_path, var
     vaekit("evaluate", run, "--samples", 4, "--limit", 32, "--quiet")
 
 
+@pytest.mark.slow
 def test_info_names_versions_cpu_features_and_the_auto_precision():
     shown = vaekit("info").stdout
     for words in ("vaekit", "keras", "backend", "model", "features", "native bfloat16", "auto"):

@@ -271,6 +271,7 @@ def case_name(case) -> str:
 @pytest.mark.parametrize(
     ("name", "change", "command", "code", "words", "unchanged"), CASES, ids=map(case_name, CASES)
 )
+@pytest.mark.slow
 def test_a_damaged_or_edited_run_folder_is_one_clear_line(
     finished, tmp_path, name, change, command, code, words, unchanged
 ):
@@ -302,6 +303,7 @@ def test_a_finished_run_without_checkpoints_continues_from_its_model_exactly(fin
         assert rows[1][key] == pytest.approx(expected[1][key], rel=1e-6), key
 
 
+@pytest.mark.slow
 def test_a_damaged_model_keras_is_replaced_by_its_checkpoint_and_rewritten_on_resume(
     finished, tmp_path
 ):

@@ -235,6 +235,7 @@ def test_a_factor_with_one_value_is_left_out_and_named(tmp_path):
     assert format_scores(saved).endswith("not scored (one value over these images): shape")
 
 
+@pytest.mark.slow
 def test_evaluate_disentanglement_without_factors_is_one_line(tmp_path):
     run = train_tiny(tmp_path / "mnist")
     result = vaekit("evaluate", run, "--disentanglement")

@@ -117,6 +117,7 @@ def test_a_batch_that_does_not_split_over_the_devices_is_one_line():
 
 
 # Refusals, from the console script.
+@pytest.mark.slow
 def test_a_strategy_of_another_backend_is_one_line_naming_it(tmp_path):
     result = vaekit(
         "train", "--config", CONFIG, "--set", "train.distribute=data_parallel",

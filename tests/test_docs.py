@@ -33,6 +33,7 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
     assert result.failed == 0
 
 
+@pytest.mark.slow
 def test_readme_python_workflow_runs_in_two_fresh_processes(tmp_path):
     """The README's API blocks, each in a new interpreter: train and save, then load and go on.
 

@@ -291,6 +291,7 @@ def check_result(result: dict, samples: int, images: int) -> None:
     assert result["seconds"] > 0 and set(result["versions"]) >= {"vaekit", "keras", "backend"}
 
 
+@pytest.mark.slow
 def test_a_run_written_before_this_module_evaluates_in_a_new_process(tmp_path):
     run = tmp_path / "old"
     shutil.copytree(OLD_RUN, run)
@@ -319,6 +320,7 @@ def test_a_run_written_before_this_module_evaluates_in_a_new_process(tmp_path):
     assert "iwae:" in printed  # the progress bar
 
 
+@pytest.mark.slow
 def test_a_run_trained_now_evaluates_in_a_new_process(tiny_run, tmp_path):
     run, out = tmp_path / "run", tmp_path / "elsewhere" / "result.json"
     shutil.copytree(tiny_run, run)
@@ -364,6 +366,7 @@ def test_the_api_evaluates_the_fixed_binary_sample_reproducibly(tiny_run, tmp_pa
     assert np.mean(grey.iwae) != pytest.approx(iwae, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_the_train_split_of_a_dynamically_binarized_run_is_one_fixed_sample(tiny_run, tmp_path):
     config = Config.load(tiny_run / "config.yaml")
     config.data.binarize = "dynamic"  # training draws a new sample each batch; evaluation: one

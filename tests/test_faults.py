@@ -64,6 +64,7 @@ def crash_copy(run, tmp_path, keep_up_to):
     return copy
 
 
+@pytest.mark.slow
 def test_step_checkpoints_follow_the_cadence(straight_run):
     names = [p.name for p in list_checkpoints(straight_run / "checkpoints")]
     expected = [f"ckpt-e{e:04d}-s{s:06d}.keras" for e in range(3) for s in (3, 6)]
@@ -81,6 +82,7 @@ def test_step_checkpoints_follow_the_cadence(straight_run):
         pytest.param("ckpt-e0002-s000000.keras", marks=pytest.mark.slow),
     ],
 )
+@pytest.mark.slow
 def test_resume_from_any_checkpoint_gives_the_uninterrupted_metrics(
     straight_run, tmp_path, checkpoint
 ):
@@ -89,6 +91,7 @@ def test_resume_from_any_checkpoint_gives_the_uninterrupted_metrics(
     assert_same_metrics(crashed, straight_run)
 
 
+@pytest.mark.slow
 def test_a_corrupt_latest_checkpoint_is_reported_and_the_previous_used(
     straight_run, tmp_path, capsys
 ):
@@ -117,6 +120,7 @@ def test_when_no_checkpoint_loads_resume_stops_instead_of_starting_over(
     assert {p: p.read_bytes() for p in torn} == torn  # nothing overwritten
 
 
+@pytest.mark.slow
 def test_keep_prunes_old_checkpoints(tmp_path):
     out = tmp_path / "run"
     settings = [
@@ -131,6 +135,7 @@ def test_keep_prunes_old_checkpoints(tmp_path):
     assert names == ["ckpt-e0001-s000003.keras", "ckpt-e0002-s000000.keras"]
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_leaves_the_last_good_files_untouched(tmp_path, capsys):
     out = tmp_path / "run"
     settings = ["data.limit=256", "train.batch_size=64", "train.epochs=1"]
@@ -198,6 +203,7 @@ def wait_for_checkpoint(run, process, timeout=120):
     ("signal_number", "exit_code"),
     [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)],
 )
+@pytest.mark.slow
 def test_sigterm_and_sigint_checkpoint_the_step_and_exit_with_the_resume_command(
     straight_run, tmp_path, signal_number, exit_code
 ):

@@ -125,6 +125,7 @@ def expected_auto(environ) -> str:
 
 
 @pytest.mark.parametrize("cap", [None, pytest.param("AVX2", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_train_records_what_auto_chose_in_the_run_config(tmp_path, cap):
     env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
     if cap:

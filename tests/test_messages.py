@@ -160,6 +160,7 @@ def shared_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_run_files_get_the_mode_open_would_give(shared_run, tmp_path):
     files = [path for path in shared_run.rglob("*") if path.is_file()]
     assert {"config.yaml", "metrics.csv", "model.keras", "report.html", "loss.png"} <= {
@@ -181,6 +182,7 @@ def test_run_files_get_the_mode_open_would_give(shared_run, tmp_path):
         pytest.param("g.svg", b"<?xml", marks=pytest.mark.slow),
     ],
 )
+@pytest.mark.slow
 def test_generate_writes_the_format_its_file_name_says(shared_run, tmp_path, name, magic):
     ok(vaekit("generate", shared_run, "-n", 4, "--out", tmp_path / name))
     assert (tmp_path / name).read_bytes().startswith(magic)

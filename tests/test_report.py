@@ -90,6 +90,7 @@ def train_in_process(folder: Path, settings: dict) -> runs.RunFolder:
 # The page as a file.
 
 
+@pytest.mark.slow
 def test_the_page_is_self_contained(tiny_run):
     page = (tiny_run / "report.html").read_text(encoding="utf-8")
     assert "http://" not in page and "https://" not in page
@@ -210,6 +211,7 @@ def test_the_pca_plane_is_the_points_two_main_directions():
     np.testing.assert_allclose(two_d.project(z[:, :2]), z[:, :2])
 
 
+@pytest.mark.slow
 def test_a_run_with_z_dim_4_is_shown_through_pca_named_on_the_page(tmp_path):
     settings = {**TINY, "model": {**SMALL_MODEL, "z_dim": 4}}
     run = train_in_process(tmp_path / "run", settings)
@@ -221,6 +223,7 @@ def test_a_run_with_z_dim_4_is_shown_through_pca_named_on_the_page(tmp_path):
     assert "traversals.png" in page
 
 
+@pytest.mark.slow
 def test_rgb_images_are_embedded_in_colour(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "colour.npz"

@@ -146,6 +146,7 @@ def test_decoding_more_points_than_fit_is_refused_naming_the_flag(tiny_run):
     assert one_line(result).startswith("vaekit: error: --max-points: decoding 10,000,000,000")
 
 
+@pytest.mark.slow
 def test_a_long_evaluation_says_at_once_how_long_it_will_take(tiny_run):
     # 10 million samples of each image: days of work. Progress and an estimate of the time come
     # within its first seconds; the test stops it there.

@@ -119,6 +119,7 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_
         (lambda tmp: tmp / "a_file", "cannot create the run folder (File exists)"),
     ],
 )
+@pytest.mark.slow
 def test_an_out_that_cannot_be_created_is_one_line_before_training(tmp_path, make, words):
     (tmp_path / "a_file").write_text("not a folder")
     out = make(tmp_path)
@@ -132,6 +133,7 @@ def limit_file_size(size):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_mid_run_stops_with_exit_4_and_the_run_resumes(tmp_path, reference):
     out = tmp_path / "run"
     assert train(out, 1).returncode == 0

@@ -34,6 +34,7 @@ def events(folder: Path) -> dict:
     return found
 
 
+@pytest.mark.slow
 def test_a_run_logs_every_epoch_and_its_image_grids_to_tensorboard(tmp_path):
     run = tmp_path / "run"
     sets = [item for setting in SETTINGS for item in ("--set", setting)]

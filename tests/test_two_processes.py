@@ -81,6 +81,7 @@ def both(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.slow
 def test_the_loading_process_computes_what_the_saving_process_computed(both, name):
     saved, loaded = both
     keys = [key for key in saved.files if key.startswith(f"{name}/")]
