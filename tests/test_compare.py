@@ -34,6 +34,7 @@ def two_runs(tmp_path):
     return first, second
 
 
+@pytest.mark.slow
 def test_compare_puts_two_runs_on_one_self_contained_page(two_runs, tmp_path):
     out = tmp_path / "pages" / "compare.html"
     done = subprocess.run(

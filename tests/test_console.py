@@ -141,6 +141,7 @@ def test_info_names_versions_cpu_features_and_the_auto_precision():
     assert report["cpu"]["oneDNN ISA cap"] == os.environ.get("ONEDNN_MAX_CPU_ISA", "none")
 
 
+@pytest.mark.slow
 def test_datasets_lists_what_is_here_and_where():
     listed = vaekit("datasets").stdout
     lines = listed.splitlines()

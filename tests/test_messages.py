@@ -141,6 +141,7 @@ def test_bad_files_txt_holds_one_line_per_file_whatever_its_name(tmp_path):
     ],
     ids=["a key", "a section", "a flow mapping"],
 )  # fmt: skip
+@pytest.mark.slow
 def test_a_config_that_says_a_key_twice_is_refused_naming_the_line(tmp_path, text, words):
     path = tmp_path / "twice.yaml"
     path.write_text(text)

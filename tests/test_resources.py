@@ -82,6 +82,7 @@ TOO_LARGE = [
 
 
 @pytest.mark.parametrize(("name", "settings", "words"), TOO_LARGE, ids=["z_dim", "batch_size"])
+@pytest.mark.slow
 def test_a_model_or_batch_that_cannot_fit_is_refused_at_once(tmp_path, name, settings, words):
     out = tmp_path / "run"
     sets = [item for setting in settings for item in ("--set", setting)]

@@ -175,6 +175,7 @@ def test_a_full_disk_mid_run_stops_with_exit_4_and_the_run_resumes(tmp_path, ref
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only disk needs root")
+@pytest.mark.slow
 def test_an_out_on_a_read_only_disk_is_one_line_before_training(tmp_path):
     with small_disk(tmp_path / "disk", 1, read_only=True) as disk:
         result = train(disk / "run", 1)
