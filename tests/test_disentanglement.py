@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 import pytest
-from support import ok, one_line, train_tiny, vaekit
+from support import copy_run, ok, one_line, train_tiny, vaekit
 
 from vaekit.evaluation import disentanglement as scoring
 from vaekit.evaluation.factor_runs import format_scores
@@ -213,7 +213,8 @@ def test_evaluate_disentanglement_on_a_shapes_run(tmp_path):
     page = (run / "report.html").read_text()
     assert 'id="disentanglement"' in page and "FactorVAE score" in page
     assert 'alt="factor_information.png"' in page
-    ok(vaekit("compare", run, run, "--out", tmp_path / "compare.html"))
+    other = copy_run(run, tmp_path / "shapes_copy")  # compare takes two different folders
+    ok(vaekit("compare", run, other, "--out", tmp_path / "compare.html"))
     compared = (tmp_path / "compare.html").read_text()
     section = compared.split("<h2>Disentanglement</h2>")[1].split("<h2>")[0]
     assert "FactorVAE score" in section and section.count("<img") == 2  # each run's heat map
