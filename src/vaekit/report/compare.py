@@ -252,21 +252,19 @@ def _scores_table(names, scores) -> str:
     return f'<table class="compare numbers">{head}</tr>{body}</table>{note}'
 
 
+def _plots(names: list[str], runs: list[Path], file_name: str) -> list[tuple[str, bytes]]:
+    """Each run's ``plots/FILE_NAME``, captioned with the run's name, where it has one."""
+    paths = [(name, run / "plots" / file_name) for name, run in zip(names, runs, strict=True)]
+    return [(name, path.read_bytes()) for name, path in paths if path.is_file()]
+
+
 def _heat_maps(names: list[str], runs: list[Path]) -> str:
-    images = [
-        (name, (run / "plots" / PLOT_NAME).read_bytes())
-        for name, run in zip(names, runs, strict=True)
-        if (run / "plots" / PLOT_NAME).is_file()
-    ]
+    images = _plots(names, runs, PLOT_NAME)
     return html_page.figures(images, "") if images else ""
 
 
 def _samples(names: list[str], runs: list[Path]) -> str:
-    images = []
-    for name, run in zip(names, runs, strict=True):
-        path = run / "plots" / "samples.png"
-        if path.is_file():
-            images.append((name, path.read_bytes()))
+    images = _plots(names, runs, "samples.png")
     return html_page.figures(images, "no samples.png yet: vaekit plot RUN_DIR draws it")
 
 
