@@ -33,7 +33,7 @@ test-slow: setup
 # and on PyTorch, one backend per process. Needs both installed in .venv; CI installs them
 # (PyTorch's CPU wheel, JAX from the registry).
 BACKEND_TESTS := tests/test_strategies.py tests/test_objective.py tests/test_divergences.py \
-	tests/test_pipeline.py \
+	tests/test_conditional.py tests/test_vamp.py tests/test_pipeline.py \
 	tests/test_layers.py tests/test_model.py tests/test_folder.py tests/test_cli.py \
 	tests/test_notebook.py
 test-backends: setup

@@ -23,11 +23,11 @@ from PIL import Image
 
 from vaekit import datasets
 from vaekit.cli import main
-from vaekit.config import Config
+from vaekit.config import Config, ModelConfig
 from vaekit.datasets import ArrayImages
 from vaekit.errors import VaekitError
 from vaekit.report import write_report, write_run_report
-from vaekit.report.explorer import MAX_SHEET_VALUES, Plane, _extent, explore
+from vaekit.report.explorer import MAX_CLASS_VALUES, MAX_SHEET_VALUES, Plane, _extent, explore
 from vaekit.training import run as runs
 from vaekit.training.lock import RunLock
 
@@ -117,9 +117,9 @@ def test_the_explorer_holds_every_test_image_and_the_decoded_grid(tiny_run):
     x_min, x_max, y_min, y_max = data["extent"]  # the grid spans every point
     assert x_min < min(data["x"]) and max(data["x"]) < x_max
     assert y_min < min(data["y"]) and max(data["y"]) < y_max
-    assert data["grid"] == 40 and data["gridSheet"]["count"] == 1600
-    assert sheet_image(data["gridSheet"]).size == (40 * 28, 40 * 28)
-    assert sheet_image(data["gridSheet"]).mode == "L"  # grey images, one channel
+    assert data["grid"] == 40 and data["gridSheets"][0]["count"] == 1600
+    assert sheet_image(data["gridSheets"][0]).size == (40 * 28, 40 * 28)
+    assert sheet_image(data["gridSheets"][0]).mode == "L"  # grey images, one channel
     for name in ("originals", "reconstructions"):
         sheet = data[name]
         assert sheet["count"] == 256 and sheet["columns"] == 16
@@ -161,17 +161,25 @@ def test_an_mnist_report_stays_under_its_size_bound(tiny_run, tmp_path):
 
 
 class FakeVAE:
-    """Encodes an image to its first ``z_dim`` pixel values; decodes to a constant image."""
+    """Encodes an image to its first ``z_dim`` pixel values; decodes to a constant image (a
+    conditional one's to its first label column's value over ten)."""
 
-    def __init__(self, z_dim, shape):
+    def __init__(self, z_dim, shape, classes=None):
         self.z_dim, self.shape = z_dim, shape
+        self.config = ModelConfig(
+            conditional=classes is not None, condition_levels=classes and [classes]
+        )
 
     def posterior(self, images, batch_size=64):
         flat = images.take(np.arange(len(images))).reshape(len(images), -1)
         return flat[:, : self.z_dim], np.zeros((len(images), self.z_dim))
 
-    def decode(self, z, batch_size=256):
-        return np.full((len(z), *self.shape), 0.5, np.float32)
+    def label_rows(self, images):
+        return None if not self.config.conditional else np.zeros((len(images), 1), np.int32)
+
+    def decode(self, z, batch_size=256, labels=None):
+        value = 0.5 if labels is None else labels[:, :1, None, None] / 10
+        return np.full((len(z), *self.shape), value, np.float32)
 
 
 def test_large_images_are_embedded_fewer_and_coarser_within_the_bound():
@@ -182,6 +190,18 @@ def test_large_images_are_embedded_fewer_and_coarser_within_the_bound():
     assert explorer.originals.count == MAX_SHEET_VALUES // per_image < 600
     assert explorer.grid**2 * per_image <= MAX_SHEET_VALUES < (explorer.grid + 1) ** 2 * per_image
     assert explorer.available == 600 and explorer.labels is None
+
+
+def test_a_conditional_model_decodes_a_grid_per_class_within_the_bound():
+    shape = (64, 64, 3)
+    images = ArrayImages(np.random.default_rng(0).random((600, *shape), dtype=np.float32))
+    explorer = explore(FakeVAE(3, shape, classes=10), images, points=100, grid=40)
+    per_image = 64 * 64 * 3
+    assert len(explorer.grid_sheets) == 10 and explorer.grid_names == [str(i) for i in range(10)]
+    assert 10 * explorer.grid**2 * per_image <= MAX_CLASS_VALUES
+    assert 10 * (explorer.grid + 1) ** 2 * per_image > MAX_CLASS_VALUES
+    grey = [np.asarray(sheet_image(s.to_json()))[0, 0, 0] for s in explorer.grid_sheets]
+    assert grey == [round(255 * c / 10) for c in range(10)]  # each decoded with its class
 
 
 def test_the_plane_spans_a_tight_cloud_of_points():
@@ -219,7 +239,7 @@ def test_a_run_with_z_dim_4_is_shown_through_pca_named_on_the_page(tmp_path):
     data = explorer_data(page)
     assert data["projection"] == "pca" and data["zDim"] == 4
     assert "PCA of the 4-D latent means" in page and "principal components 1 and 2" in page
-    assert len(data["x"]) == 100 and data["gridSheet"]["count"] == 144
+    assert len(data["x"]) == 100 and data["gridSheets"][0]["count"] == 144
     assert "traversals.png" in page
 
 
@@ -241,9 +261,11 @@ def test_rgb_images_are_embedded_in_colour(tmp_path):
     }
     run = train_in_process(tmp_path / "run", settings)
     data = explorer_data(write_report(run.path, grid=10).read_text(encoding="utf-8"))
-    for name, count in (("gridSheet", 100), ("originals", 32), ("reconstructions", 32)):
-        image = sheet_image(data[name])
-        assert data[name]["count"] == count and image.mode == "RGB"
+    sheets = {"grid": data["gridSheets"][0], "originals": data["originals"]}
+    sheets["reconstructions"] = data["reconstructions"]
+    for name, count in (("grid", 100), ("originals", 32), ("reconstructions", 32)):
+        image = sheet_image(sheets[name])
+        assert sheets[name]["count"] == count and image.mode == "RGB"
     original = np.asarray(sheet_image(data["originals"]))[:16, :16]  # test image 0
     _, (x_test, _) = datasets.load(str(path))
     np.testing.assert_array_equal(original, np.round(x_test[0] * 255).astype(np.uint8))

@@ -55,18 +55,35 @@ OBJECTIVES = {
         True,
         0.5,
     ),  # fmt: skip
+    # The VampPrior: the sampled KL against the mixture of the pseudo-inputs' posteriors.
+    "vamp_schedule": (
+        Objective("elbo", kl_weight=4.0, kl_schedule="linear", prior="vamp"),
+        True,
+        0.5,
+    ),
+    "vamp_reference": (Objective(kl_weight=50.0, prior="vamp"), False, None),
 }
 
 
 def carriers(objective) -> list[str]:
-    """The wirings that carry an objective: the "layer" one's KL layer has no prior draws."""
-    return [s for s in STRATEGIES if not (s == "layer" and objective.divergence == "mmd")]
+    """The wirings that carry an objective: the "layer" one's KL layer has no prior draws and
+    cannot encode the VampPrior's pseudo-inputs."""
+    layer_cannot = objective.divergence == "mmd" or objective.prior == "vamp"
+    return [s for s in STRATEGIES if not (s == "layer" and layer_cannot)]
 
 
-def one_sgd_step(strategy, images, reference=None, objective=None, scale=None, **overrides):
+def model_settings(objective) -> dict:
+    """The model settings an objective needs: the VampPrior's lives in the model."""
+    return {"prior": "vamp", "pseudo_inputs": 8} if objective.prior == "vamp" else {}
+
+
+def one_sgd_step(
+    strategy, images, reference=None, objective=None, scale=None, labels=None, **overrides
+):
     """Build a VAE with fixed seeds, copy ``reference``'s weights, take one SGD(lr=1) step.
 
-    With plain SGD at learning rate 1, ``weights_before - weights_after`` is the gradient.
+    With plain SGD at learning rate 1, ``weights_before - weights_after`` is the gradient. A
+    conditional model trains on ``(images, labels)``.
     """
     settings = {"seed": 3, "kl_factor": 50.0, **overrides}  # a large KL weight so it matters
     vae = VariationalAutoencoder(kl_strategy=strategy, objective=objective, **settings)
@@ -81,7 +98,8 @@ def one_sgd_step(strategy, images, reference=None, objective=None, scale=None, *
         vae.model.kl_scale_variable.assign(scale)
     vae.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
     before = [to_numpy(w) for w in vae.model.trainable_weights]
-    logs = vae.model.train_on_batch(images, vae.model.targets(images), return_dict=True)
+    inputs = images if labels is None else (images, labels)
+    logs = vae.model.train_on_batch(inputs, vae.model.targets(images), return_dict=True)
     after = [to_numpy(w) for w in vae.model.trainable_weights]
     gradients = [b - a for b, a in zip(before, after, strict=True)]
     return vae, logs, gradients
@@ -151,9 +169,14 @@ def test_every_objective_trains_identically_in_all_wirings(images, name):
     if binary:
         images = (np.random.default_rng(0).random(images.shape) < images).astype("float32")
     keras.utils.set_random_seed(0)
-    reference = VariationalAutoencoder(seed=3, kl_factor=50.0)
+    settings = model_settings(objective)
     strategies = carriers(objective)
-    results = {s: one_sgd_step(s, images, reference, objective, scale) for s in strategies}
+    reference = VariationalAutoencoder(
+        seed=3, kl_factor=50.0, kl_strategy=strategies[0], **settings
+    )
+    results = {
+        s: one_sgd_step(s, images, reference, objective, scale, **settings) for s in strategies
+    }
     _, expected_logs, expected_gradients = results[strategies[0]]
     assert abs(expected_logs["kl"]) > 1e-2 and np.isfinite(expected_logs["nelbo"])  # in play
     parts = {"kl": (), "beta_tc": ("mi", "tc", "dwkl"), "mmd": ("mmd",)}[objective.divergence]

@@ -7,7 +7,7 @@
     vaekit plot RUN_DIR
     vaekit report RUN_DIR [--out FILE.html] [--points N] [--grid N]
     vaekit compare RUN_DIR RUN_DIR ... [--out compare.html]
-    vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S]
+    vaekit generate RUN_DIR -n 64 --out FILE.png [--seed S] [--label LABEL]
     vaekit info [--json]
     vaekit datasets
 
@@ -142,11 +142,19 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     compare.add_argument("--out", default="compare.html", help="HTML file (default compare.html)")
 
-    generate = commands.add_parser("generate", help="decode samples from N(0, I) to a PNG")
+    generate = commands.add_parser(
+        "generate", help="decode samples from the prior (N(0, I), or a VampPrior) to a PNG"
+    )
     generate.add_argument("run_dir")
     generate.add_argument("-n", type=int, default=64, help="how many images (default 64)")
     generate.add_argument("--out", required=True, help="PNG file to write")
     generate.add_argument("--seed", type=int, default=None, help="seed of the latent samples")
+    generate.add_argument(
+        "--label",
+        help="a conditional model's label: a class number or name (3, cat), or factors as "
+        "NAME=LEVEL pairs (shape=2,scale=5; the others drawn at random); default: each class "
+        "in turn",
+    )
 
     info = commands.add_parser(
         "info", help="versions, CPU features, devices and threads: paste it into a bug report"
@@ -249,7 +257,7 @@ def _compare(args) -> int:
 
 
 def _generate(args) -> int:
-    print(run.generate(args.run_dir, args.n, args.out, seed=args.seed))
+    print(run.generate(args.run_dir, args.n, args.out, seed=args.seed, label=args.label))
     return 0
 
 

@@ -45,6 +45,8 @@ MMD_KERNELS = ("imq", "rbf")
 BINARIZE = ("none", "dynamic", "static")
 TRAIN_ON = ("train", "train+test")
 DISTRIBUTIONS = ("none", "data_parallel", "mirrored")
+CONDITIONS = ("class", "factors")  # what a conditional model's label is
+PRIORS = ("normal", "vamp")  # vaekit.models.priors
 
 
 # Field checks: each takes (field name, value) and returns the normalised value or raises.
@@ -130,6 +132,17 @@ def _input_dim(name, value):
     if not ok or any(bad(v) for v in value):
         _fail(name, value, "[height, width, channels], three integers from 1 to 65536")
     return tuple(value)
+
+
+def _levels(name, value):
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    ok = isinstance(value, list | tuple) and value
+    if not ok or any(isinstance(v, bool) or not isinstance(v, int) or v < 2 for v in value):
+        _fail(name, value, "a list of integers >= 2 (classes, or each factor's levels) or null")
+    return list(value)
 
 
 def _jit(name, value):
@@ -272,6 +285,16 @@ class ModelConfig:
     decoder_dense_activation: bool = _spec(False, _bool)
     likelihood: str = _spec("bernoulli", _choice(LIKELIHOODS))
     gaussian_sigma: Any = _spec("learned", _sigma)  # the gaussian likelihood's sigma
+    # A conditional VAE (Sohn et al. 2015): the label, one-hot, enters encoder and decoder. The
+    # label is the class, or every ground-truth factor (shapes); condition_levels (classes, or
+    # each factor's levels) is read from the data when null, and config.yaml records it.
+    conditional: bool = _spec(False, _bool)
+    condition: str = _spec("class", _choice(CONDITIONS))
+    condition_levels: list | None = _spec(None, _levels)
+    # The prior p(z): N(0, I), or the VampPrior (Tomczak and Welling 2018), a mixture of the
+    # posteriors of pseudo_inputs learned pseudo-inputs (vaekit.models.priors).
+    prior: str = _spec("normal", _choice(PRIORS))
+    pseudo_inputs: int = _spec(500, _int(1))
 
     def encoder_conv_shape(self) -> tuple[int, int, int]:
         """Shape of the last encoder feature map: "same" padding gives ceil(size / stride)."""
@@ -297,6 +320,10 @@ class ModelConfig:
             if len(set(lengths.values())) > 1:
                 given = ", ".join(f"{prefix}_{k} has {n}" for k, n in lengths.items())
                 raise ConfigError(f"{prefix}_*: lists must have the same length; {given}")
+        levels = self.condition_levels
+        if self.conditional and self.condition == "class" and levels and len(levels) != 1:
+            _fail("model.condition_levels", levels, "one number, the classes, for model.condition "
+                  "class (e.g. [10])")  # fmt: skip
         if self.dropout_rate >= 1.0 and self.use_dropout:
             _fail("model.dropout_rate", self.dropout_rate, "a number in [0, 1)")
         out = self.decoder_output_shape()
@@ -522,6 +549,25 @@ def _check_divergence(model, train) -> None:
         )
 
 
+def _check_vamp(model, train) -> None:
+    """The VampPrior: a sampled KL against a mixture, with its pseudo-inputs through the encoder."""
+    refusals = {
+        "model.kl_strategy layer": (model.kl_strategy == "layer", "the encoder's KL layer "
+            "cannot encode the pseudo-inputs; use add_loss, train_step or multi_output"),
+        "model.conditional": (model.conditional, "the pseudo-inputs have no label; train a "
+            "conditional model with model.prior normal"),
+        f"train.divergence {train.divergence}": (train.divergence != "kl", "beta_tc and mmd "
+            "assume the N(0, I) prior; use train.divergence kl"),
+        "train.free_bits": (train.free_bits > 0, "free bits act on a closed-form KL per "
+            "dimension, which a mixture prior has not; use 0"),
+        "train.iw_samples": (train.iw_samples > 1, "the importance-weighted bound trains with "
+            "model.prior normal; use 1 (vaekit evaluate gives the bound under the VampPrior)"),
+    }  # fmt: skip
+    for name, (refused, why) in refusals.items():
+        if refused:
+            raise ConfigError(f"model.prior vamp: {name} does not go with it ({why})")
+
+
 def _check_objective(config: Config) -> None:
     """The objective's settings that only make sense together."""
     model, data, train = config.model, config.data, config.train
@@ -551,6 +597,8 @@ def _check_objective(config: Config) -> None:
             )
     if train.divergence != "kl":
         _check_divergence(model, train)
+    if model.prior == "vamp":
+        _check_vamp(model, train)
     processes, process = train.num_processes, train.process_id
     if processes is not None and process is not None and process >= processes:
         raise ConfigError(

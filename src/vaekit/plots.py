@@ -202,6 +202,32 @@ def plot_samples(
     return _save(fig, path)
 
 
+def plot_class_samples(
+    images: np.ndarray, path, row_names: Sequence[str], title: str = "samples of each class"
+) -> Figure:
+    """A conditional model's samples, one row per class: ``images`` ``(rows * cols, H, W, C)``
+    row by row, ``row_names`` naming the rows.
+
+    >>> images = np.random.default_rng(0).random((3 * 4, 8, 8, 1))
+    >>> fig = plot_class_samples(images, "class_samples.png", ["a", "b", "c"])
+    >>> [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
+    ['a', 'b', 'c']
+    """
+    rows = len(row_names)
+    if rows == 0 or len(images) % rows:
+        raise ValueError(f"images: got {len(images)} for {rows} rows; expected a multiple")
+    cols = len(images) // rows
+    height = images.shape[1]
+    fig = Figure(figsize=(0.6 * cols + 1.6, 0.6 * rows + 0.8), layout="constrained")
+    ax = fig.add_subplot()
+    _show(ax, tile_images(images, rows, cols))
+    ax.set_yticks(np.arange(rows) * height + height / 2 - 0.5, list(row_names))
+    ax.set_xticks([])
+    ax.tick_params(labelsize=8)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
 def plot_manifold(
     decode: Callable[[np.ndarray], np.ndarray], path, n: int = 15, span: float = 3.0
 ) -> Figure:

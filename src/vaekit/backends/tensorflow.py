@@ -220,12 +220,13 @@ def _loader(images):
     return read
 
 
-def make_dataset(images, stream, targets, binarize_seed):
+def make_dataset(images, stream, targets, binarize_seed, labels=None):
     """The batches of :func:`vaekit.datasets.pipeline.make_dataset` as a ``tf.data.Dataset``
     (whole batches: ``tf.distribute`` splits them over the replicas)."""
     from vaekit.datasets.pipeline import prefetch_depth
 
     load = _loader(images)
+    label_rows = None if labels is None else tf.constant(labels)  # (N, F) int32
 
     def batches_of_epoch(epoch):
         order = tf.numpy_function(lambda e: stream.order(int(e)), [epoch], tf.int64, stateful=False)
@@ -239,6 +240,8 @@ def make_dataset(images, stream, targets, binarize_seed):
             key = tf.stack([tf.constant(binarize_seed, tf.int64) * 1_000_003 + epoch, step])
             uniform = tf.random.stateless_uniform(tf.shape(batch), seed=key)
             batch = tf.cast(uniform < batch, tf.float32)
+        if label_rows is not None:  # a conditional model's input: (images, labels)
+            return (batch, tf.gather(label_rows, indices)), targets(batch)
         return batch, targets(batch)
 
     # Batches read from disk are decoded a few at a time, and only a few wait: tf.data's autotuner

@@ -90,6 +90,7 @@ def make_dataset(
     first_step: int = 0,
     binarize_seed: int | None = None,
     spread: bool = True,
+    labels: np.ndarray | None = None,
 ):
     """Batches ``(x, y)`` for epochs ``first_epoch .. epochs - 1``, for ``model.fit``.
 
@@ -105,6 +106,8 @@ def make_dataset(
             drawn from ``(binarize_seed, epoch, step)`` (see :mod:`vaekit.datasets.binarize`).
         spread: for a run spread over devices (:mod:`vaekit.distribute`), cut and shard the
             batches as it trains on them; False gives every image (encoding, predicting).
+        labels: a conditional model's label rows (N, F), one per image: then ``x`` is
+            ``(images, labels)`` (:mod:`vaekit.models.conditions`).
     """
     targets = targets or (lambda x: x)
     images = as_images(images)
@@ -112,7 +115,11 @@ def make_dataset(
     stream = Stream(
         len(images), batch_size, shuffle, seed, first_epoch, epochs, first_step, placement
     )
-    return backends.current.make_dataset(images, stream, targets, binarize_seed)
+    if labels is not None:
+        labels = np.asarray(labels, np.int32)
+        if len(labels) != len(images):
+            raise ValueError(f"labels: {len(labels)} rows for {len(images)} images")
+    return backends.current.make_dataset(images, stream, targets, binarize_seed, labels)
 
 
 class Stream:
@@ -164,12 +171,12 @@ class EpochBatches(keras.utils.PyDataset):
     memory stays bounded by a few batches, whatever the number of images.
     """
 
-    def __init__(self, images, stream: Stream, targets, binarize_seed=None):
+    def __init__(self, images, stream: Stream, targets, binarize_seed=None, labels=None):
         ahead = 1 if images.in_memory else prefetch_depth()
         super().__init__(workers=ahead, max_queue_size=ahead)
         self.images, self.stream, self.targets = images, stream, targets
         self.batch_size = stream.batch_size
-        self.binarize_seed = binarize_seed
+        self.binarize_seed, self.labels = binarize_seed, labels
         self.epoch, self.end_epoch = stream.first_epoch, stream.epochs
         self.order = stream.order(self.epoch)
         self.skip = stream.first_step  # a mid-epoch resume starts its first pass further in
@@ -188,8 +195,10 @@ class EpochBatches(keras.utils.PyDataset):
             rng = np.random.default_rng(dynamic_seed(self.binarize_seed, self.epoch, index))
             uniform = rng.random((len(indices), *batch.shape[1:]), dtype=np.float32)[rows]
             batch = (uniform < batch).astype(np.float32)
-        targets = self.targets(batch)
-        return batch, keras.tree.map_structure(keras.ops.convert_to_numpy, targets)
+        targets = keras.tree.map_structure(keras.ops.convert_to_numpy, self.targets(batch))
+        if self.labels is not None:  # a conditional model's input: (images, labels)
+            return (batch, self.labels[indices[rows]]), targets
+        return batch, targets
 
     def on_epoch_end(self):
         # Keras also calls this where no epoch ended: its PyTorch and JAX trainers reset their

@@ -5,7 +5,9 @@ samples ``z_k ~ q(z|x)``, :func:`estimate` gives, in nats per image:
 
 - ``reconstruction``: ``(1/K) sum_k -log p(x|z_k)``, the mean over the K samples: an unbiased
   estimate of ``E_q[-log p(x|z)]`` (summed over pixels);
-- ``kl``: ``KL(q(z|x) || N(0, I))`` summed over the latent dimensions, in closed form;
+- ``kl``: ``KL(q(z|x) || p(z))`` summed over the latent dimensions, in closed form for the
+  ``N(0, I)`` prior; for a prior without one (the VampPrior, :mod:`vaekit.models.priors`) the
+  mean over the K samples of ``log q(z_k|x) - log p(z_k)``, unbiased;
 - ``nelbo``: ``reconstruction + kl``, the negative ELBO;
 - ``iwae``: ``-log (1/K) sum_k w_k`` with ``w_k = p(x|z_k) p(z_k) / q(z_k|x)``: an upper bound on
   ``-log p(x)`` in expectation that tightens as K grows and is the negative ELBO in expectation at
@@ -14,6 +16,9 @@ samples ``z_k ~ q(z|x)``, :func:`estimate` gives, in nats per image:
 Memory stays bounded whatever K is: samples are drawn and decoded in chunks of at most
 ``max_points`` latent points, and the log-sum-exp runs across chunks (a running maximum and a
 running sum of ``exp(log w - maximum)``, in float64 on the host).
+
+A conditional model's likelihood is ``p(x | z, y)`` for the image's label ``y``, and the bound
+is on ``-log p(x | y)``.
 
 Noise: image ``i`` (its index in the evaluated set) draws its K samples, in order, from
 ``numpy.random.default_rng([seed, i])``, so a result is reproducible from ``(seed, K)`` and does not
@@ -44,14 +49,18 @@ import numpy as np
 
 from vaekit.errors import VaekitError
 from vaekit.models.objective import nll_per_image
+from vaekit.models.priors import mixture_log_prob_numpy
 
 LOG_2PI = math.log(2.0 * math.pi)
 # Latent points decoded per call: 2048 MNIST images at the reference decoder's widest layer
 # (28 x 28 x 32 floats each) take about 200 MB.
 DEFAULT_MAX_POINTS = 2048
 
-# log p(x | z) of images (N, ...) at latent points z (N, D), float32: shape (N,)
-LogLikelihood = Callable[[np.ndarray, np.ndarray], object]
+# log p(x | z) of images (N, ...) at latent points z (N, D), float32: shape (N,); for a
+# conditional model it takes their labels (N, F) too, as a third argument
+LogLikelihood = Callable[..., object]
+# log p(z) of latent points (..., D), float64: shape (...)
+LogPrior = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Estimates:
 
     Args:
         reconstruction: mean over the K samples of ``-log p(x|z_k)``.
-        kl: ``KL(q(z|x) || p(z))``, analytic.
+        kl: ``KL(q(z|x) || p(z))``: analytic for ``N(0, I)``, else sampled.
         iwae: ``-log (1/K) sum_k w_k``.
     """
 
@@ -112,15 +121,29 @@ def model_log_likelihood(model) -> LogLikelihood:
     """``log p(x|z)`` summed over pixels, of a vaekit model (a :class:`BaseVAE`), for
     :func:`estimate`: its decoder's output in training, read by its own likelihood."""
 
-    def log_likelihood(images, z):
+    def log_likelihood(images, z, labels=None):
         with warnings.catch_warnings():
             # The model's logits decoder is built on the decoder's list of one input; Keras warns
             # about the structure on each new batch shape when it gets that one tensor.
             warnings.filterwarnings("ignore", message="The structure of `inputs`")
-            output = model.training_output(z, training=False)  # logits (and log sigma)
+            output = model.training_output(z, training=False, labels=labels)  # logits (& sigma)
         return -nll_per_image(model.loss_settings, images, output)
 
     return log_likelihood
+
+
+def standard_normal_log_prob(z) -> np.ndarray:
+    """``log N(z; 0, I)`` summed over the last axis, float64."""
+    return _log_normal(np.asarray(z, np.float64), 0.0, 0.0)
+
+
+def model_log_prior(model) -> LogPrior | None:
+    """``log p(z)`` of a vaekit model's prior for :func:`estimate`: None for ``N(0, I)`` (whose
+    KL is analytic), else its VampPrior's mixture (the components computed once, here)."""
+    components = model.prior_components()
+    if components is None:
+        return None
+    return lambda z: mixture_log_prob_numpy(z, *components)
 
 
 def estimate(
@@ -133,6 +156,8 @@ def estimate(
     indices: Sequence[int] | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
     progress: Callable[[int], None] | None = None,
+    labels=None,
+    log_prior: LogPrior | None = None,
 ) -> Estimates:
     """Reconstruction, KL and IWAE estimates of a batch of images (see the module docstring).
 
@@ -147,6 +172,8 @@ def estimate(
         max_points: at most this many latent points per ``log_likelihood`` call (at least one
             image's sample).
         progress: called after each call with the number of latent points it decoded.
+        labels: a conditional model's label rows (B, F), passed to ``log_likelihood``.
+        log_prior: ``log p(z)`` (None: ``N(0, I)``, whose KL is then analytic).
 
     Returns:
         :class:`Estimates` of the B images.
@@ -158,12 +185,13 @@ def estimate(
     images = np.asarray(images, dtype=np.float32)
     mu, log_var = (np.asarray(v, dtype=np.float64) for v in (mu, log_var))
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+    analytic = log_prior is None
     kl = 0.5 * np.sum(np.square(mu) + np.exp(log_var) - log_var - 1.0, axis=-1)  # (B,)
-    reconstruction, iwae = np.empty(len(images)), np.empty(len(images))
+    reconstruction, iwae, sampled_kl = (np.empty(len(images)) for _ in range(3))
     for start in range(0, len(images), max_points):  # images in groups of at most max_points
         group = slice(start, start + max_points)
         generators = [np.random.default_rng([seed, int(i)]) for i in indices[group]]
-        reconstruction[group], iwae[group] = _group(
+        reconstruction[group], iwae[group], sampled_kl[group] = _group(
             log_likelihood,
             images[group],
             mu[group],
@@ -172,30 +200,43 @@ def estimate(
             generators,
             max_points,
             progress,
+            None if labels is None else np.asarray(labels)[group],
+            log_prior or standard_normal_log_prob,
         )
-    return Estimates(reconstruction, kl, iwae)
+    return Estimates(reconstruction, kl if analytic else sampled_kl, iwae)
 
 
-def _group(log_likelihood, images, mu, log_var, samples, generators, max_points, progress=None):
-    """``(reconstruction, iwae)`` of n <= max_points images, decoding chunks of their samples."""
+def _group(
+    log_likelihood, images, mu, log_var, samples, generators, max_points, progress=None,
+    labels=None, log_prior=None,
+):  # fmt: skip
+    """``(reconstruction, iwae, sampled kl)`` of n <= max_points images, decoding chunks of
+    their samples."""
     count, dims = mu.shape
     chunk = max(1, min(samples, max_points // count))  # samples per image per call
     sigma = np.exp(0.5 * log_var)
     running_max = np.full(count, -np.inf)  # max_k log w_k so far
     running_sum = np.zeros(count)  # sum_k exp(log w_k - running_max)
-    nll_sum = np.zeros(count)
+    nll_sum, kl_sum = np.zeros(count), np.zeros(count)
     repeated = {}  # each image's copies, side by side, per chunk size (the last may be shorter)
     for done in range(0, samples, chunk):
         size = min(chunk, samples - done)
         epsilon = np.stack([rng.standard_normal((size, dims)) for rng in generators])  # (n, c, D)
         z = (mu[:, None, :] + sigma[:, None, :] * epsilon).astype(np.float32)  # what is decoded
-        if size not in repeated:
-            repeated[size] = np.repeat(images, size, axis=0)  # (n * c, ...)
-        values = log_likelihood(repeated[size], z.reshape(count * size, dims))
+        if size not in repeated:  # (n * c, ...) images, and (n * c, F) labels or None
+            copies = None if labels is None else np.repeat(labels, size, axis=0)
+            repeated[size] = (np.repeat(images, size, axis=0), copies)
+        copies, copied_labels = repeated[size]
+        points = z.reshape(count * size, dims)
+        if copied_labels is None:
+            values = log_likelihood(copies, points)
+        else:
+            values = log_likelihood(copies, points, copied_labels)
         log_px = np.asarray(keras.ops.convert_to_numpy(values), np.float64).reshape(count, size)
         z = z.astype(np.float64)
-        log_pz = _log_normal(z, 0.0, 0.0)  # (n, c)
+        log_pz = (log_prior or standard_normal_log_prob)(z)  # (n, c)
         log_qz = _log_normal(z, mu[:, None, :], log_var[:, None, :])
+        kl_sum += np.sum(log_qz - log_pz, axis=-1)
         log_w = log_px + log_pz - log_qz  # (n, c)
         running_max_before = running_max
         running_max = np.maximum(running_max, np.max(log_w, axis=-1))
@@ -209,7 +250,7 @@ def _group(log_likelihood, images, mu, log_var, samples, generators, max_points,
             progress(count * size)
     with np.errstate(divide="ignore"):  # every weight 0: log 0 = -inf, an infinite estimate
         iwae = -(shift + np.log(running_sum) - math.log(samples))
-    return nll_sum / samples, iwae
+    return nll_sum / samples, iwae, kl_sum / samples
 
 
 def _log_normal(z, mu, log_var):

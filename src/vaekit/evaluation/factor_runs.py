@@ -81,10 +81,18 @@ def score_run(
     inside = target.resolve().parent == run.path.resolve()
     with RunLock(run.path, "vaekit evaluate") if inside else contextlib.nullcontext():
         started = time.perf_counter()
-        model = load_run_model(run, source).model
-        starts = range(0, len(images), batch_size)
-        batches = (images.take(np.arange(s, min(s + batch_size, len(images)))) for s in starts)
-        codes = np.concatenate([posterior(model, batch)[0] for batch in batches])  # (N, D) means
+        vae = load_run_model(run, source)
+        labels = vae.label_rows(images)  # a conditional model encodes with its labels
+        batches = [
+            np.arange(s, min(s + batch_size, len(images)))
+            for s in range(0, len(images), batch_size)
+        ]
+        codes = np.concatenate(
+            [
+                posterior(vae.model, images.take(b), None if labels is None else labels[b])[0]
+                for b in batches
+            ]
+        )  # (N, D) posterior means
         scores = disentanglement.scores(codes, factors.values, seed, settings)
         scored, constant = scores.pop("scored_factors"), scores.pop("constant_factors")
         result = {

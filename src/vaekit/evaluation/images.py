@@ -30,13 +30,15 @@ from vaekit.evaluation.estimators import (
     Estimates,
     estimate,
     model_log_likelihood,
+    model_log_prior,
 )
 from vaekit.resources import format_seconds
 
 
-def posterior(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(mu, log_var)`` of a batch of images under a vaekit model, float32 (B, D) each."""
-    mu, log_var, _ = model.encoder(images, training=False)
+def posterior(model, images: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu, log_var)`` of a batch of images (and, for a conditional model, their label rows)
+    under a vaekit model, float32 (B, D) each."""
+    mu, log_var, _ = model.encode(images, labels, training=False)
     return tuple(np.asarray(keras.ops.convert_to_numpy(v), np.float32) for v in (mu, log_var))
 
 
@@ -48,8 +50,12 @@ def evaluate_images(
     seed: int = 0,
     max_points: int = DEFAULT_MAX_POINTS,
     verbose: int = 1,
+    labels=None,
 ) -> Estimates:
     """Per-image reconstruction, KL and IWAE estimates (nats) of a vaekit model over ``images``.
+
+    A conditional model's estimates are of ``-log p(x | y)``, with ``labels`` (N, F) rows; under
+    a VampPrior the KL and the importance weights use its mixture.
 
     Args:
         model: a vaekit Keras model (``VariationalAutoencoder.model``).
@@ -60,9 +66,11 @@ def evaluate_images(
         seed: the noise's seed.
         max_points: at most this many latent points decoded at a time.
         verbose: 1 shows a progress bar (``keras.utils.Progbar``), 0 nothing.
+        labels: a conditional model's label rows (N, F).
     """
     images = as_images(images)
     likelihood = model_log_likelihood(model)
+    log_prior = model_log_prior(model)
     total = len(images) * samples
     if verbose:
         print(
@@ -79,15 +87,17 @@ def evaluate_images(
     for start in range(0, len(images), batch_size):
         indices = np.arange(start, min(start + batch_size, len(images)))
         batch = images.take(indices)  # (B, H, W, C) float32
-        mu, log_var = posterior(model, batch)
+        rows = None if labels is None else np.asarray(labels)[indices]
+        mu, log_var = posterior(model, batch, rows)
 
         def progress(points):
             bar.add(points)
             timing.add(points)
 
         part = estimate(
-            likelihood, batch, mu, log_var, samples, seed, indices, max_points, progress
-        )
+            likelihood, batch, mu, log_var, samples, seed, indices, max_points, progress,
+            rows, log_prior,
+        )  # fmt: skip
         parts.append(part)
         bar.add(0, values=[("iwae", float(np.mean(part.iwae)))])
     return Estimates.concatenate(parts)

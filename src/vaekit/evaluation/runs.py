@@ -104,10 +104,11 @@ def evaluate_run(
         # Compiled again with the model's own loss: a model saved before objectives existed
         # loads with its saved loss (cross-entropy on probabilities), not one on its logits.
         vae.compile()
+        labels = vae.label_rows(images)  # a conditional model's: -log p(x | y)
         estimates = evaluate_images(
-            vae.model, images, samples, batch_size, seed, max_points, verbose
+            vae.model, images, samples, batch_size, seed, max_points, verbose, labels
         )
-        metrics = vae.evaluate(images, batch_size=batch_size)
+        metrics = vae.evaluate(images, batch_size=batch_size, labels=labels)
         result = {
             "run": str(run.path),
             "split": split,
@@ -120,6 +121,8 @@ def evaluate_run(
             "binarization_seed": config.train.seed if config.data.binarize != "none" else None,
             "likelihood": vae.model.loss_settings.likelihood,
             "loss_convention": vae.model.loss_settings.convention,
+            "prior": vae.config.prior,
+            "conditional": vae.config.condition if vae.config.conditional else None,
             "nats_per_image": _finite(estimates.summary()),
             "training_metrics": _finite({key: metrics[key] for key in ("loss", "bce", "kl")}),
             "seconds": round(time.perf_counter() - started, 3),

@@ -30,7 +30,7 @@ from keras import layers
 
 from vaekit.config import ModelConfig
 from vaekit.models import gradients
-from vaekit.models.layers import Sampling
+from vaekit.models.layers import OneHotLabels, Sampling
 
 
 def _activation(name: str, layer_name: str):
@@ -68,8 +68,23 @@ def _layer_seed(config: ModelConfig, offset: int) -> int | None:
     return None if config.seed is None else config.seed + offset
 
 
+def label_input(config: ModelConfig, prefix: str):
+    """A conditional model's label input (B, F) of integers, and its one-hot vector."""
+    levels = config.condition_levels
+    if not levels:
+        raise ValueError(
+            "model.condition_levels: a conditional model needs the classes (e.g. [10]) or each "
+            "factor's levels; vaekit train reads them from the data"
+        )
+    labels = keras.Input(shape=(len(levels),), dtype="int32", name=f"{prefix}_label")
+    return labels, OneHotLabels(levels, name=f"{prefix}_one_hot")(labels)
+
+
 def build_encoder(config: ModelConfig, kl_layer=None):
     """The encoder ``x -> [mu, log_var, z]`` as a ``keras.Model`` named "encoder".
+
+    A conditional model's encoder takes ``[x, labels]`` (labels (B, F) integers), their one-hot
+    vector joined to the flattened features.
 
     Args:
         config: the model configuration.
@@ -96,6 +111,9 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         )(x)
         x = _block(x, config, "encoder", i, _layer_seed(config, 100 + i))
     x = layers.Flatten(name="encoder_flatten")(x)  # (B, h * w * c)
+    if config.conditional:
+        labels, one_hot = label_input(config, "encoder")
+        x = layers.Concatenate(name="encoder_condition")([x, one_hot])  # (B, h * w * c + L)
     for i, units in enumerate(config.encoder_dense_units):
         x = gradients.Dense(units, name=f"encoder_dense_{i}")(x)
         x = _activation(config.activation, f"encoder_dense_act_{i}")(x)
@@ -106,14 +124,21 @@ def build_encoder(config: ModelConfig, kl_layer=None):
     z = Sampling(seed=config.seed, name="z")([mu, log_var])  # (B, z_dim)
     if kl_layer is not None and kl_layer.reads_sample:  # beta_tc: the KL layer reads z too
         mu, log_var, z = kl_layer([mu, log_var, z])
-    return keras.Model(inputs, [mu, log_var, z], name="encoder")
+    model_inputs = [inputs, labels] if config.conditional else inputs
+    return keras.Model(model_inputs, [mu, log_var, z], name="encoder")
 
 
 def build_decoder(config: ModelConfig):
-    """The decoder ``z -> image`` (sigmoid output in [0, 1]) as a ``keras.Model``."""
+    """The decoder ``z -> image`` (sigmoid output in [0, 1]) as a ``keras.Model``; a conditional
+    model's takes ``[z, labels]``, the labels' one-hot vector joined to ``z``."""
     shape = config.encoder_conv_shape()
     inputs = keras.Input(shape=(config.z_dim,), name="decoder_input")
-    x = gradients.Dense(math.prod(shape), name="decoder_dense")(inputs)
+    x, model_inputs = inputs, inputs
+    if config.conditional:
+        labels, one_hot = label_input(config, "decoder")
+        x = layers.Concatenate(name="decoder_condition")([inputs, one_hot])  # (B, D + L)
+        model_inputs = [inputs, labels]
+    x = gradients.Dense(math.prod(shape), name="decoder_dense")(x)
     if config.decoder_dense_activation:
         x = _activation(config.activation, "decoder_dense_act")(x)
     x = layers.Reshape(shape, name="decoder_reshape")(x)  # (B, h, w, c)
@@ -138,4 +163,4 @@ def build_decoder(config: ModelConfig):
             x = _block(x, config, "decoder", i, _layer_seed(config, 200 + i))
     # The sigmoid runs in float32 so that mixed precision keeps the loss comparable.
     outputs = layers.Activation("sigmoid", dtype="float32", name="decoder_output")(x)
-    return keras.Model(inputs, outputs, name="decoder")
+    return keras.Model(model_inputs, outputs, name="decoder")

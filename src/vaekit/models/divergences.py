@@ -140,10 +140,14 @@ DIVERGENCES = {
 }
 
 
-def divergence_term(objective, mu, log_var, z=None, prior=None, scale=None):
-    """The weighted term that stands in for the KL (a scalar); ``scale``: the schedule's value."""
+def divergence_term(objective, mu, log_var, z=None, prior=None, scale=None, log_prior=None):
+    """The weighted term that stands in for the KL (a scalar); ``scale``: the schedule's value.
+
+    ``log_prior``: the model's ``log p(z)`` of each sample, for a prior without a closed-form KL
+    (:mod:`vaekit.models.priors`).
+    """
     if objective.divergence == "kl":  # the KL term as it always was, free bits included
-        return kl_term(objective, mu, log_var, scale)
+        return kl_term(objective, mu, log_var, scale, z, log_prior)
     value = DIVERGENCES[objective.divergence].term(objective, mu, log_var, z, prior)
     return value if scale is None else scale * value
 

@@ -20,6 +20,7 @@ import keras
 from keras import ops
 
 from vaekit import backends
+from vaekit.models import posterior
 from vaekit.models.divergences import DIVERGENCES, divergence_term
 from vaekit.models.objective import Objective, reconstruction_per_image
 
@@ -110,11 +111,11 @@ class KLDivergenceLayer(keras.layers.Layer):
 class KLLoss(keras.losses.Loss):
     """A Keras loss on the concatenated ``[mu, log_var]`` output; ``y_true`` is ignored.
 
-    Used by the "multi_output" strategy. A divergence that reads the sample or draws from the
-    prior finds them next, ``[mu, log_var, z, prior]``; with a KL schedule the output carries the
-    schedule's multiplier as a last column, ``[..., scale]``. Each sample gets the batch's KL term
-    (free bits act on the batch's mean KL per dimension, not on one image), so Keras's mean over
-    the batch gives exactly the term the other wirings add.
+    Used by the "multi_output" strategy. The output holds what :mod:`vaekit.models.posterior`
+    lists (the sample, prior draws, ``log p(z)`` where the objective needs them); with a KL
+    schedule it carries the schedule's multiplier as a last column, ``[..., scale]``. Each
+    sample gets the batch's KL term (free bits act on the batch's mean KL per dimension, not on
+    one image), so Keras's mean over the batch gives exactly the term the other wirings add.
 
     Args:
         kl_factor: weight of the KL term (>= 0) of the reference convention.
@@ -135,11 +136,9 @@ class KLLoss(keras.losses.Loss):
         if self._objective.scheduled:
             scale = y_pred[:, -1]  # (B,), the same value in every row
             y_pred, scale = y_pred[:, :-1], ops.mean(scale)
-        divergence = DIVERGENCES[self._objective.divergence]
-        pieces = ops.split(y_pred, 2 + divergence.reads_sample + divergence.draws_prior, axis=-1)
-        mu, log_var, z, prior = (*pieces, None, None)[:4]
-        term = divergence_term(self._objective, mu, log_var, z, prior, scale)
-        return term * ops.ones_like(mu[:, 0])  # (B,)
+        parts = posterior.split(self._objective, y_pred)
+        term = divergence_term(self._objective, *parts[:4], scale, parts.log_prior)
+        return term * ops.ones_like(parts.mu[:, 0])  # (B,)
 
     def get_config(self):
         return {**super().get_config(), "kl_factor": self.kl_factor, "objective": self.objective}
@@ -165,6 +164,41 @@ class ReconstructionLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "objective": self.objective}
+
+
+@SERIALIZABLE
+class OneHotLabels(keras.layers.Layer):
+    """A conditional model's labels as one vector: each column one-hot, side by side.
+
+    Integer labels (B, F), column ``j`` in ``0 .. levels[j] - 1``, become (B, sum(levels)) in
+    the layer's dtype. A class label is one column; the factors of ``shapes`` are five.
+
+    Args:
+        levels: the values each column takes (the classes, or each factor's levels).
+
+    Example:
+        >>> import numpy as np
+        >>> np.asarray(OneHotLabels([2, 3])(np.array([[1, 2]]))).tolist()
+        [[0.0, 1.0, 0.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, levels, **kwargs):
+        super().__init__(**kwargs)
+        self.levels = [int(level) for level in levels]
+
+    def call(self, labels):
+        labels = ops.cast(labels, "int32")
+        columns = [
+            ops.one_hot(labels[:, j], level, dtype=self.compute_dtype)
+            for j, level in enumerate(self.levels)
+        ]
+        return columns[0] if len(columns) == 1 else ops.concatenate(columns, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], sum(self.levels))
+
+    def get_config(self):
+        return {**super().get_config(), "levels": list(self.levels)}
 
 
 @SERIALIZABLE

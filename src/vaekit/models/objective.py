@@ -57,6 +57,8 @@ class Objective:
         divergence: "kl", "beta_tc" or "mmd" (:mod:`vaekit.models.divergences`).
         dataset_size: training images, for beta_tc's minibatch-weighted sampling.
         mmd_weight, mmd_kernel: the MMD's weight and kernel ("imq" or "rbf").
+        prior: "normal" or "vamp" (:mod:`vaekit.models.priors`): with ``vamp`` the KL term is
+            the sampled ``log q(z|x) - log p(z)``, from the ``log p(z)`` the model computes.
     """
 
     convention: str = "reference"
@@ -70,6 +72,7 @@ class Objective:
     dataset_size: int = 0
     mmd_weight: float = 0.0
     mmd_kernel: str = "imq"
+    prior: str = "normal"
 
     @classmethod
     def from_config(cls, config, dataset_size: int = 0) -> Objective:
@@ -89,6 +92,7 @@ class Objective:
             dataset_size=dataset_size if train.divergence == "beta_tc" else 0,
             mmd_weight=train.mmd_weight if train.divergence == "mmd" else 0.0,
             mmd_kernel=train.mmd_kernel,
+            prior=model.prior,
         )
 
     @classmethod
@@ -104,11 +108,19 @@ class Objective:
         if self.divergence == "kl":  # as before divergences existed: earlier vaekits load it
             for key in ("divergence", "dataset_size", "mmd_weight", "mmd_kernel"):
                 del values[key]
+        if self.prior == "normal":  # likewise for the prior
+            del values["prior"]
         return values
 
     @property
     def scheduled(self) -> bool:
         return self.kl_schedule != "constant"
+
+    @property
+    def sampled_kl(self) -> bool:
+        """Whether the KL is the sampled ``log q(z|x) - log p(z)`` (a prior without a closed
+        form), which reads the sample ``z`` and the model's ``log p(z)``."""
+        return self.prior != "normal"
 
     @property
     def learned_sigma(self) -> bool:
@@ -172,8 +184,24 @@ def kl_per_dimension(mu, log_var):
     return 0.5 * (ops.square(mu) + ops.exp(log_var) - log_var - 1.0)
 
 
-def kl_term(objective: Objective, mu, log_var, scale=None):
-    """The weighted KL term of the loss (a scalar); ``scale`` is the schedule's multiplier."""
+def sampled_kl(mu, log_var, z, log_prior):
+    """Each image's single-sample KL estimate ``log q(z|x) - log p(z)`` in nats: (B,)."""
+    return log_normal(z, mu, log_var) - ops.cast(log_prior, "float32")
+
+
+def kl_term(objective: Objective, mu, log_var, scale=None, z=None, log_prior=None):
+    """The weighted KL term of the loss (a scalar); ``scale`` is the schedule's multiplier.
+
+    With a prior that has no closed-form KL (``objective.sampled_kl``) the term is the sampled
+    KL at ``z``, given the model's ``log_prior`` (B,) of it; the reference convention takes its
+    ``2 / D`` share (its closed-form term is ``2 mean_d KL_d``).
+    """
+    weight = objective.kl_weight if scale is None else objective.kl_weight * scale
+    if objective.sampled_kl:
+        value = ops.mean(sampled_kl(mu, log_var, z, log_prior))
+        if objective.convention == "reference":
+            value = value * (2.0 / float(mu.shape[-1]))
+        return weight * value
     per_dim = kl_per_dimension(mu, log_var)  # (B, D)
     if objective.convention == "reference":
         # -mean_d(1 + log_var - mu^2 - exp(log_var)) = 2 mean_d KL_d: the reference's scale.
@@ -182,14 +210,17 @@ def kl_term(objective: Objective, mu, log_var, scale=None):
         value = ops.sum(ops.maximum(ops.mean(per_dim, axis=0), objective.free_bits))
     else:
         value = ops.mean(ops.sum(per_dim, axis=-1))
-    weight = objective.kl_weight if scale is None else objective.kl_weight * scale
     return weight * value
 
 
-def negative_elbo(objective: Objective, images, output, mu, log_var):
-    """The negative ELBO in nats per image, averaged over the batch (a scalar)."""
+def negative_elbo(objective: Objective, images, output, mu, log_var, z=None, log_prior=None):
+    """The negative ELBO in nats per image, averaged over the batch (a scalar); its KL is the
+    sampled one at ``z`` where the prior has no closed form (``log_prior``: the model's)."""
     nll = nll_per_image(objective, images, output)
-    kl = ops.sum(kl_per_dimension(mu, log_var), axis=-1)
+    if objective.sampled_kl:
+        kl = sampled_kl(mu, log_var, z, log_prior)
+    else:
+        kl = ops.sum(kl_per_dimension(mu, log_var), axis=-1)
     return ops.mean(nll + kl)
 
 

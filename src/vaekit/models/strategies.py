@@ -28,6 +28,7 @@ from keras import ops
 
 from vaekit import backends
 from vaekit.config import ModelConfig
+from vaekit.models import posterior
 from vaekit.models.architecture import build_decoder, build_encoder
 from vaekit.models.divergences import DIVERGENCES, divergence_parts, divergence_term
 from vaekit.models.layers import (
@@ -44,6 +45,7 @@ from vaekit.models.objective import (
     negative_elbo,
     reconstruction_per_image,
 )
+from vaekit.models.priors import PseudoInputs, mixture_log_prob
 from vaekit.version import __version__
 
 
@@ -60,6 +62,11 @@ class BaseVAE(keras.Model):
     images in [0, 1]. Besides ``loss``, ``bce`` (the reconstruction term in the run's convention)
     and ``kl`` (the weighted KL term), every wiring logs ``nelbo``, the negative ELBO in nats per
     image.
+
+    A conditional model (``model_config["conditional"]``) takes ``(images, labels)``, labels
+    (B, F) integers, and its encoder and decoder take the labels too; with the VampPrior
+    (``objective["prior"] == "vamp"``) the model holds the pseudo-inputs
+    (:class:`~vaekit.models.priors.PseudoInputs`) and computes ``log p(z)`` of its samples.
 
     Args:
         encoder: a model ``x -> [mu, log_var, z]``.
@@ -106,11 +113,25 @@ class BaseVAE(keras.Model):
         for part in self.divergence.part_names:
             self.part_trackers[part] = keras.metrics.Mean(name=part)
             setattr(self, f"{part}_tracker", self.part_trackers[part])
+        settings = self.model_config or {}
+        self.conditional = bool(settings.get("conditional"))
         self.prior_noise = None
         if self.divergence.draws_prior:
-            seed = (self.model_config or {}).get("seed")
+            seed = settings.get("seed")
             seed = None if seed is None else seed + 1
             self.prior_noise = keras.random.SeedGenerator(seed, name="prior_noise")
+        self.pseudo_inputs = None
+        if self.loss_settings.prior == "vamp":
+            seed = settings.get("seed")
+            self.pseudo_inputs = PseudoInputs(
+                settings.get("pseudo_inputs", 500),
+                encoder.inputs[0].shape[1:],
+                seed=None if seed is None else seed + 2,
+                name="pseudo_inputs",
+            )
+            # The encoder up to mu and log_var (no sampling noise drawn for the pseudo-inputs).
+            gaussian = keras.Model(encoder.inputs[0], encoder.outputs[:2])
+            object.__setattr__(self, "_gaussian_encoder", gaussian)
         # Variables only where the objective needs them: a model saved before objectives existed
         # has none, and loads as it was saved.
         self.kl_scale = None
@@ -124,7 +145,8 @@ class BaseVAE(keras.Model):
             self.log_scale.build(decoder.output.shape)
         # The decoder up to its sigmoid: the same layers and weights, not tracked a second time.
         logits = decoder.get_layer("decoder_output").input
-        object.__setattr__(self, "_logits_decoder", keras.Model(decoder.inputs[0], logits))
+        inputs = decoder.inputs if self.conditional else decoder.inputs[0]
+        object.__setattr__(self, "_logits_decoder", keras.Model(inputs, logits))
         # The encoder and decoder are built functional models, so this model is built too. Saying
         # so matters for "train_step", which never calls the model: unbuilt, Keras would skip its
         # optimizer state on load.
@@ -142,6 +164,7 @@ class BaseVAE(keras.Model):
     ):
         """Build the encoder and decoder (unless given) and wire them with this strategy."""
         objective = objective or Objective(kl_weight=config.kl_factor)
+        objective = dataclasses.replace(objective, prior=config.prior)  # the model's own prior
         return cls(
             encoder=encoder if encoder is not None else cls.make_encoder(config, objective),
             decoder=decoder if decoder is not None else build_decoder(config),
@@ -158,9 +181,37 @@ class BaseVAE(keras.Model):
             return self.encoder.get_layer("kl").kl_scale
         return self.kl_scale
 
+    def split_inputs(self, inputs):
+        """``(images, labels)`` of a model input; labels are None unless it is conditional."""
+        if self.conditional:
+            images, labels = inputs
+            return images, labels
+        return inputs, None
+
+    def encode(self, images, labels=None, training=None):
+        """``[mu, log_var, z]`` of a batch (with its labels, for a conditional model)."""
+        return self.encoder([images, labels] if self.conditional else images, training=training)
+
     def call(self, inputs, training=None):
-        mu, log_var, z = self.encoder(inputs, training=training)
-        return self.outputs_of(mu, log_var, z, training, self.draw_prior(z))
+        images, labels = self.split_inputs(inputs)
+        mu, log_var, z = self.encode(images, labels, training=training)
+        return self.outputs_of(mu, log_var, z, training, self.draw_prior(z), labels)
+
+    def log_prior(self, z):
+        """``log p(z)`` of each sample (B,) under the VampPrior; None under ``N(0, I)``, whose KL
+        is closed-form. The pseudo-inputs go through the encoder in inference mode."""
+        if self.pseudo_inputs is None:
+            return None
+        means, log_vars = self._gaussian_encoder(self.pseudo_inputs.images(), training=False)
+        return mixture_log_prob(z, ops.cast(means, "float32"), ops.cast(log_vars, "float32"))
+
+    def prior_components(self):
+        """The VampPrior's components ``(means, log_vars)``, (K, D) NumPy arrays each; None
+        under ``N(0, I)``."""
+        if self.pseudo_inputs is None:
+            return None
+        means, log_vars = self._gaussian_encoder(self.pseudo_inputs.images(), training=False)
+        return tuple(np.asarray(ops.convert_to_numpy(v), np.float32) for v in (means, log_vars))
 
     def draw_prior(self, z):
         """As many draws of ``N(0, I)`` as ``z`` has rows, if the divergence needs them."""
@@ -168,48 +219,51 @@ class BaseVAE(keras.Model):
             return None
         return backends.current.normal(ops.shape(z), self.prior_noise)  # (B, D)
 
-    def outputs_of(self, mu, log_var, z, training=None, prior=None):
+    def outputs_of(self, mu, log_var, z, training=None, prior=None, labels=None):
         """The model's output: what every loss and metric reads, and nothing kept on ``self``.
 
-        ``reconstruction`` is :meth:`training_output`; ``posterior`` is ``[mu, log_var]``
-        (float32, (B, 2 * z_dim)), which the ``nelbo`` metric reads (on JAX a tensor kept on
-        the model between ``call`` and ``compute_loss`` would leak out of the compiled step);
-        then the sample ``z`` where the divergence reads it, and the prior draws where it
-        needs them (zeros when building the losses).
+        ``reconstruction`` is :meth:`training_output`; ``posterior`` holds ``[mu, log_var]``
+        and what else the objective reads (:mod:`vaekit.models.posterior`): the sample ``z``,
+        the prior draws (zeros when building the losses), ``log p(z)``.
         """
         parts = [ops.cast(mu, "float32"), ops.cast(log_var, "float32")]
-        if self.divergence.reads_sample:
+        sample, draws, log_prior = posterior.holds(self.loss_settings)
+        if sample:
             parts.append(ops.cast(z, "float32"))
-        if self.divergence.draws_prior:
+        if draws:
             parts.append(ops.zeros_like(parts[0]) if prior is None else ops.cast(prior, "float32"))
-        posterior = ops.concatenate(parts, -1)
-        return {"reconstruction": self.training_output(z, training), "posterior": posterior}
+        if log_prior:
+            parts.append(self.log_prior(z)[:, None])  # (B, 1)
+        return {
+            "reconstruction": self.training_output(z, training, labels),
+            "posterior": ops.concatenate(parts, -1),
+        }
 
-    def training_output(self, z, training=None):
+    def training_output(self, z, training=None, labels=None):
         """What the losses read: the decoder's logits (and log sigma, when learned)."""
-        logits = self._logits_decoder(z, training=training)
+        inputs = [z, labels] if self.conditional else z
+        logits = self._logits_decoder(inputs, training=training)
         return self.log_scale(logits) if self.log_scale is not None else logits
 
-    def split_posterior(self, posterior):
-        """``(mu, log_var)`` from the ``posterior`` output."""
-        z_dim = self.encoder.outputs[0].shape[-1]
-        return posterior[:, :z_dim], posterior[:, z_dim : 2 * z_dim]
+    @property
+    def z_dim(self) -> int:
+        return self.encoder.outputs[0].shape[-1]
 
-    def posterior_sample(self, posterior):
-        """``(z, prior draws)`` from the ``posterior`` output (None where it holds none)."""
-        z_dim = self.encoder.outputs[0].shape[-1]
-        reads, draws = self.divergence.reads_sample, self.divergence.draws_prior
-        z = posterior[:, 2 * z_dim : 3 * z_dim] if reads else None
-        prior = posterior[:, 3 * z_dim : 4 * z_dim] if draws else None
-        return z, prior
+    def posterior_parts(self, output) -> posterior.Posterior:
+        """The parts of the ``posterior`` output (:mod:`vaekit.models.posterior`)."""
+        return posterior.split(self.loss_settings, output, self.z_dim)
 
     @property
     def posterior_width(self) -> int:
         """Columns of the ``posterior`` output (before the multi_output schedule column)."""
-        divergence = self.divergence
-        return self.encoder.outputs[0].shape[-1] * (
-            2 + divergence.reads_sample + divergence.draws_prior
-        )
+        return posterior.columns(self.loss_settings, self.z_dim)
+
+    @property
+    def label_width(self) -> int:
+        """Columns of a conditional model's labels (0 for an unconditional one)."""
+        if not self.conditional:
+            return 0
+        return len((self.model_config or {}).get("condition_levels") or ())
 
     def build_losses(self) -> None:
         """Build the compiled losses from the outputs' shapes, before ``fit`` or ``evaluate``.
@@ -222,8 +276,9 @@ class BaseVAE(keras.Model):
         if self._compile_loss is None or self._compile_loss.built:
             return
         images = ops.zeros((1, *self.encoder.inputs[0].shape[1:]), "float32")
-        zeros = ops.zeros((1, self.encoder.outputs[0].shape[-1]), "float32")
-        outputs = self.outputs_of(zeros, zeros, zeros, training=False)
+        zeros = ops.zeros((1, self.z_dim), "float32")
+        labels = ops.zeros((1, self.label_width), "int32") if self.conditional else None
+        outputs = self.outputs_of(zeros, zeros, zeros, training=False, labels=labels)
         self._compile_loss.build(*self.compiled_loss_inputs(images, outputs))
 
     def compiled_loss_inputs(self, images, outputs):
@@ -238,13 +293,16 @@ class BaseVAE(keras.Model):
         """The ``y`` that ``fit`` pairs with a batch of images."""
         return images
 
-    def track(self, images, bce, kl, output=None, mu=None, log_var=None, z=None, prior=None):
+    def track(
+        self, images, bce, kl, output=None, mu=None, log_var=None, z=None, prior=None,
+        log_prior=None,
+    ):  # fmt: skip
         # Weighted by batch size, as Keras weights its own "loss" tracker.
         batch_size = ops.shape(images)[0]
         self.bce_tracker.update_state(bce, sample_weight=batch_size)
         self.kl_tracker.update_state(kl, sample_weight=batch_size)
         if output is not None:
-            nelbo = negative_elbo(self.loss_settings, images, output, mu, log_var)
+            nelbo = negative_elbo(self.loss_settings, images, output, mu, log_var, z, log_prior)
             self.nelbo_tracker.update_state(nelbo, sample_weight=batch_size)
         if self.part_trackers:
             parts = divergence_parts(self.loss_settings, mu, log_var, z, prior)
@@ -306,15 +364,8 @@ class _AddedLossVAE(BaseVAE):
         # (keras-team/keras#19430).
         kl = sum(self.losses)
         bce = _whole(total) - kl
-        posterior = y_pred["posterior"]
-        self.track(
-            x,
-            bce,
-            kl,
-            reconstruction,
-            *self.split_posterior(posterior),
-            *self.posterior_sample(posterior),
-        )
+        images, _ = self.split_inputs(x)
+        self.track(images, bce, kl, reconstruction, *self.posterior_parts(y_pred["posterior"]))
         return total
 
 
@@ -333,6 +384,11 @@ class LayerKLVAE(_AddedLossVAE):
                 f"divergence {objective.divergence!r}: kl_strategy 'layer' cannot carry it (the "
                 "encoder's KL layer sees no prior draws); use add_loss, train_step or multi_output"
             )
+        if config.prior != "normal":
+            raise ValueError(
+                f"prior {config.prior!r}: kl_strategy 'layer' cannot carry it (the encoder's KL "
+                "layer cannot encode the pseudo-inputs); use add_loss, train_step or multi_output"
+            )
         layer = KLDivergenceLayer(config.kl_factor, objective=objective.to_dict(), name="kl")
         return build_encoder(config, kl_layer=layer)
 
@@ -344,10 +400,14 @@ class AddLossVAE(_AddedLossVAE):
     strategy = "add_loss"
 
     def call(self, inputs, training=None):
-        mu, log_var, z = self.encoder(inputs, training=training)
+        images, labels = self.split_inputs(inputs)
+        mu, log_var, z = self.encode(images, labels, training=training)
         prior = self.draw_prior(z)
-        self.add_loss(divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale))
-        return self.outputs_of(mu, log_var, z, training, prior)
+        outputs = self.outputs_of(mu, log_var, z, training, prior, labels)
+        log_prior = self.posterior_parts(outputs["posterior"]).log_prior
+        term = divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale, log_prior)
+        self.add_loss(term)
+        return outputs
 
 
 @SERIALIZABLE
@@ -377,30 +437,33 @@ class TrainStepVAE(BaseVAE):
     def compile_arguments(self) -> dict:
         return {"loss": None}
 
-    def loss_terms(self, images, training):
-        """``(loss, bce, kl, output, mu, log_var, z, prior)`` of a batch (prior: its draws of
-        the prior, or None)."""
-        mu, log_var, z = self.encoder(images, training=training)
-        output = self.training_output(z, training=training)
+    def loss_terms(self, inputs, training):
+        """``(loss, bce, kl, output, mu, log_var, z, prior, log_prior)`` of a batch (prior: its
+        draws of the prior, or None; log_prior: ``log p(z)`` under a VampPrior, or None)."""
+        images, labels = self.split_inputs(inputs)
+        mu, log_var, z = self.encode(images, labels, training=training)
+        output = self.training_output(z, training=training, labels=labels)
         prior = self.draw_prior(z)
+        log_prior = self.log_prior(z)
         bce = ops.mean(reconstruction_per_image(self.loss_settings, images, output))
-        kl = divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale)
+        kl = divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale, log_prior)
         loss = bce + kl
         if self.iw_noise is not None:
             # The importance-weighted bound replaces the ELBO as the loss; bce and kl still
             # report the single-sample ELBO's terms.
-            loss = -ops.mean(iwae_bound(self._log_weights(images, mu, log_var, training)))
+            loss = -ops.mean(iwae_bound(self._log_weights(images, labels, mu, log_var, training)))
         # Regularisers a user adds to a layer still count, as they would under compile().
-        return loss + sum(self.losses), bce, kl, output, mu, log_var, z, prior
+        return loss + sum(self.losses), bce, kl, output, mu, log_var, z, prior, log_prior
 
-    def _log_weights(self, images, mu, log_var, training):
+    def _log_weights(self, images, labels, mu, log_var, training):
         samples = self.loss_settings.iw_samples
         shape = (ops.shape(mu)[0], samples, ops.shape(mu)[-1])
         epsilon = backends.current.normal(shape, self.iw_noise)  # (B, K, D)
+        repeated = None if labels is None else ops.repeat(labels, samples, axis=0)  # (B * K, F)
         return log_weights(
             self.loss_settings,
             images,
-            lambda z: self.training_output(z, training=training),
+            lambda z: self.training_output(z, training=training, labels=repeated),
             mu,
             log_var,
             epsilon,
@@ -415,13 +478,16 @@ class TrainStepVAE(BaseVAE):
 
     @staticmethod
     def images_of(data):
-        """The images of a batch ``(x, y)`` or ``x``."""
+        """The model input ``x`` of a batch ``(x, y)``: its images, or ``(images, labels)``."""
         return data[0] if isinstance(data, tuple | list) else data
 
-    def report(self, images, loss, bce, kl, output, mu, log_var, z=None, prior=None):
+    def report(
+        self, inputs, loss, bce, kl, output, mu, log_var, z=None, prior=None, log_prior=None
+    ):
         """Update the metrics with one batch's terms; returns the logs."""
+        images, _ = self.split_inputs(inputs)
         self.loss_tracker.update_state(loss, sample_weight=ops.shape(images)[0])
-        self.track(images, bce, kl, output, mu, log_var, z, prior)
+        self.track(images, bce, kl, output, mu, log_var, z, prior, log_prior)
         return {m.name: m.result() for m in self.metrics}
 
 
@@ -434,8 +500,8 @@ class MultiOutputVAE(BaseVAE):
 
     strategy = "multi_output"
 
-    def outputs_of(self, mu, log_var, z, training=None, prior=None):
-        outputs = super().outputs_of(mu, log_var, z, training, prior)
+    def outputs_of(self, mu, log_var, z, training=None, prior=None, labels=None):
+        outputs = super().outputs_of(mu, log_var, z, training, prior, labels)
         if self.kl_scale is not None:  # the schedule's multiplier rides along to KLLoss
             posterior = outputs["posterior"]
             scale = ops.ones_like(posterior[:, :1]) * ops.cast(self.kl_scale, "float32")
@@ -461,11 +527,10 @@ class MultiOutputVAE(BaseVAE):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        posterior = y_pred["posterior"]
-        mu, log_var = self.split_posterior(posterior)
-        z, prior = self.posterior_sample(posterior)
-        kl = divergence_term(self.loss_settings, mu, log_var, z, prior, self.kl_scale)
-        self.track(x, _whole(total) - kl, kl, y_pred["reconstruction"], mu, log_var, z, prior)
+        parts = self.posterior_parts(y_pred["posterior"])
+        kl = divergence_term(self.loss_settings, *parts[:4], self.kl_scale, parts.log_prior)
+        images, _ = self.split_inputs(x)
+        self.track(images, _whole(total) - kl, kl, y_pred["reconstruction"], *parts)
         return total
 
 
@@ -486,7 +551,21 @@ def build_vae(
     return STRATEGIES[config.kl_strategy].from_model_config(config, encoder, decoder, objective)
 
 
+# Settings a model file leaves out while they have their defaults, so that a vaekit from before
+# they existed still loads the model.
+_NEWER_DEFAULTS = {
+    "conditional": False,
+    "condition": "class",
+    "condition_levels": None,
+    "prior": "normal",
+    "pseudo_inputs": 500,
+}
+
+
 def _plain(config: ModelConfig) -> dict:
     values = dataclasses.asdict(config)
     values["input_dim"] = list(config.input_dim)
+    for key, default in _NEWER_DEFAULTS.items():
+        if values[key] == default:
+            del values[key]
     return values

@@ -36,11 +36,13 @@ from vaekit.datasets.pipeline import (
     make_dataset,
     steps_per_epoch,
 )
-from vaekit.errors import ModelFileError
+from vaekit.errors import DataError, ModelFileError
 from vaekit.io import atomic_path
+from vaekit.models import conditions
 from vaekit.models.architecture import build_decoder
 from vaekit.models.likelihoods import MEANS
 from vaekit.models.objective import Objective
+from vaekit.models.priors import sample_mixture
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import STRATEGIES, build_vae
 
@@ -67,6 +69,13 @@ class VariationalAutoencoder:
         likelihood: "bernoulli", "continuous_bernoulli" or "gaussian" (see
             :mod:`vaekit.models.likelihoods`).
         gaussian_sigma: the gaussian likelihood's standard deviation, or "learned".
+        conditional: a conditional VAE: every method that encodes or decodes takes ``labels``
+            too (:mod:`vaekit.models.conditions`).
+        condition: the label of a conditional model: "class" or "factors".
+        condition_levels: the values each label column takes: ``[classes]``, or each factor's
+            levels.
+        prior: "normal" (``N(0, I)``) or "vamp" (the VampPrior, :mod:`vaekit.models.priors`).
+        pseudo_inputs: the VampPrior's K pseudo-inputs.
         objective: the loss (:class:`~vaekit.models.objective.Objective`, or its dict); None is
             the reference convention with ``kl_factor`` and ``likelihood``.
         build: build encoder, decoder and model now; with False call :meth:`build_encoder`,
@@ -97,6 +106,11 @@ class VariationalAutoencoder:
         decoder_dense_activation=False,
         likelihood="bernoulli",
         gaussian_sigma="learned",
+        conditional=False,
+        condition="class",
+        condition_levels=None,
+        prior="normal",
+        pseudo_inputs=500,
         objective=None,
         build=True,
     ):
@@ -106,11 +120,12 @@ class VariationalAutoencoder:
         self.config.validate_shapes()
         if isinstance(objective, dict):
             objective = Objective(**objective)
-        self.objective = objective or Objective(
+        objective = objective or Objective(
             likelihood=self.config.likelihood,
             gaussian_sigma=self.config.gaussian_sigma,
             kl_weight=self.config.kl_factor,
         )
+        self.objective = dataclasses.replace(objective, prior=self.config.prior)
         self.encoder = self.decoder = self.model = None
         if build:
             self.build_encoder()
@@ -127,12 +142,14 @@ class VariationalAutoencoder:
 
     # Building, in the reference's three steps.
     def build_encoder(self):
-        """Build ``self.encoder``: ``x -> [mu, log_var, z]``."""
+        """Build ``self.encoder``: ``x -> [mu, log_var, z]`` (``[x, labels] -> ...`` for a
+        conditional model)."""
         self.encoder = STRATEGIES[self.config.kl_strategy].make_encoder(self.config, self.objective)
         return self.encoder
 
     def build_decoder(self):
-        """Build ``self.decoder``: ``z -> x_hat``."""
+        """Build ``self.decoder``: ``z -> x_hat`` (``[z, labels] -> x_hat`` for a conditional
+        model)."""
         self.decoder = build_decoder(self.config)
         return self.decoder
 
@@ -163,11 +180,14 @@ class VariationalAutoencoder:
         verbose="auto",
         initial_step=0,
         binarize_seed=None,
+        labels=None,
     ):
         """Train on images ``x``; returns the Keras ``History``.
 
         ``x`` is an (N, H, W, C) array (float32 in [0, 1], or uint8 0..255) or an image set of
         :mod:`vaekit.datasets` (streamed from disk for a folder); so is ``validation_data``.
+        A conditional model also needs ``labels`` (see :meth:`label_rows`; an image set's own
+        are used when left out) and ``validation_data`` as ``(x, labels)`` or an image set.
 
         Batches are streamed (see :mod:`vaekit.datasets.pipeline`): epoch ``e`` sees the permutation
         drawn from ``(seed, e)``, so a run resumed with ``initial_epoch`` sees the same order.
@@ -182,10 +202,19 @@ class VariationalAutoencoder:
         per_execution = self.model.steps_per_execution or 1
         used = distribute.active().usable(len(x), batch_size)  # spread over devices: cut evenly
         check_steps_per_execution(used, batch_size, per_execution, initial_step)
+        rows = self.label_rows(x, labels, "x")
         validation = None
         if validation_data is not None:
-            images = validation_data[0] if isinstance(validation_data, tuple) else validation_data
-            validation = make_dataset(images, batch_size, targets=self.model.targets, shuffle=False)
+            images, given = validation_data, None
+            if isinstance(validation_data, tuple):
+                images, given = validation_data[0], validation_data[1]
+            validation = make_dataset(
+                images,
+                batch_size,
+                targets=self.model.targets,
+                shuffle=False,
+                labels=self.label_rows(images, given, "validation_data"),
+            )
         steps = steps_per_epoch(used, batch_size)
         history = None
         # (first epoch, end epoch, batches to skip): a partial epoch first, then whole ones.
@@ -208,6 +237,7 @@ class VariationalAutoencoder:
                 epochs=end,
                 first_step=skip,
                 binarize_seed=binarize_seed,
+                labels=rows,
             )
             history = self.model.fit(
                 data,
@@ -221,57 +251,99 @@ class VariationalAutoencoder:
             )  # the pipeline shuffles
         return history
 
-    def evaluate(self, x, batch_size=128, verbose=0) -> dict:
-        """Mean ``loss``, ``bce``, ``kl`` and ``nelbo`` (nats per image) over images ``x``."""
+    def evaluate(self, x, batch_size=128, verbose=0, labels=None) -> dict:
+        """Mean ``loss``, ``bce``, ``kl`` and ``nelbo`` (nats per image) over images ``x``
+        (with their ``labels``, for a conditional model)."""
         self._require_model(trains=True)
         self.model.build_losses()
-        data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False)
+        rows = self.label_rows(x, labels, "x")
+        data = make_dataset(x, batch_size, targets=self.model.targets, shuffle=False, labels=rows)
         logs = self.model.evaluate(data, verbose=verbose, return_dict=True)
         return {key: float(logs[key]) for key in ("loss", "bce", "kl", "nelbo")}
 
     # Using the model.
-    def encode(self, x, sample: bool = False, batch_size: int = 256) -> np.ndarray:
+    def encode(self, x, sample: bool = False, batch_size: int = 256, labels=None) -> np.ndarray:
         """Latent means ``mu`` of images ``x`` (or sampled ``z`` with ``sample=True``).
 
         ``x`` is an (N, H, W, C) array or an image set (:mod:`vaekit.datasets.images`), read a
-        batch at a time.
+        batch at a time; a conditional model also takes their ``labels`` (an image set's own
+        when left out).
         """
-        mu, _, z = self._encoded(x, batch_size)
+        mu, _, z = self._encoded(x, batch_size, labels)
         return z if sample else mu
 
-    def posterior(self, x, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def posterior(self, x, batch_size: int = 256, labels=None) -> tuple[np.ndarray, np.ndarray]:
         """``(mu, log_var)`` of the Gaussian posterior of each image of ``x``."""
-        mu, log_var, _ = self._encoded(x, batch_size)
+        mu, log_var, _ = self._encoded(x, batch_size, labels)
         return mu, log_var
 
-    def _encoded(self, x, batch_size: int):
+    def _encoded(self, x, batch_size: int, labels=None):
         # Arrays and image sets alike go through the pipeline: one kind of input, so Keras traces
         # its predict function once (and then once more for any batch size), not per call.
         if not hasattr(x, "take_raw"):
             x = np.asarray(x)
             x = x if x.dtype in (np.uint8, np.float32) else x.astype(np.float32)
-        batches = make_dataset(x, batch_size, shuffle=False, spread=False)
+        rows = self.label_rows(x, labels, "x")
+        batches = make_dataset(x, batch_size, shuffle=False, spread=False, labels=rows)
         return self.encoder.predict(batches, verbose=0)
 
-    def decode(self, z, batch_size: int = 256) -> np.ndarray:
-        """Images decoded from latent points ``z`` (N, z_dim), in one batched pass.
+    def decode(self, z, batch_size: int = 256, labels=None) -> np.ndarray:
+        """Images decoded from latent points ``z`` (N, z_dim), in one batched pass; a
+        conditional model decodes them with ``labels`` (see :meth:`label_rows`).
 
         Each image is the likelihood's mean: the decoder's sigmoid output for ``bernoulli`` and
         ``gaussian``, its continuous-Bernoulli mean for ``continuous_bernoulli``.
         """
-        probabilities = self.decoder.predict(
-            np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0
-        )
+        z = np.asarray(z, dtype="float32")
+        rows = self.label_rows(z, labels, "z")
+        inputs = z if rows is None else [z, rows]
+        probabilities = self.decoder.predict(inputs, batch_size=batch_size, verbose=0)
         return MEANS[self.config.likelihood](probabilities)
 
-    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
-        """Decode the sampled ``z`` of images ``x``."""
-        return self.decode(self.encode(x, sample=True, batch_size=batch_size), batch_size)
+    def reconstruct(self, x, batch_size: int = 256, labels=None) -> np.ndarray:
+        """Decode the sampled ``z`` of images ``x`` (with their labels, if conditional)."""
+        rows = self.label_rows(x, labels, "x")
+        z = self.encode(x, sample=True, batch_size=batch_size, labels=rows)
+        return self.decode(z, batch_size, labels=rows)
 
-    def generate(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` images decoded from ``z ~ N(0, I)``; ``seed`` makes them reproducible."""
-        z = np.random.default_rng(seed).standard_normal((n, self.config.z_dim)).astype("float32")
-        return self.decode(z)
+    def sample_prior(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` latent points drawn from the prior: ``N(0, I)``, or the VampPrior's mixture."""
+        rng = np.random.default_rng(seed)
+        components = self.model.prior_components() if self.model is not None else None
+        if components is not None:
+            return sample_mixture(*components, n, rng)
+        return rng.standard_normal((n, self.config.z_dim)).astype("float32")
+
+    def generate(self, n: int, seed: int | None = None, labels=None) -> np.ndarray:
+        """``n`` images decoded from ``z`` drawn from the prior; ``seed`` makes them
+        reproducible. A conditional model generates them with ``labels`` (one for all, or one
+        per image); left out, each class in turn (other factors drawn at random)."""
+        z = self.sample_prior(n, seed)
+        if self.config.conditional and labels is None:
+            labels = conditions.cycle(self.config, n, np.random.default_rng(seed))
+        return self.decode(z, labels=labels)
+
+    def label_rows(self, x, labels=None, what: str = "labels") -> np.ndarray | None:
+        """A conditional model's label rows (N, F) int32 for ``x`` (N images or latent points):
+        ``labels`` as given (one label for all, (N,) classes, (N, F) rows), or else the image
+        set's own; None for an unconditional model.
+
+        Raises:
+            DataError: labels for an unconditional model, none for a conditional one, or labels
+                that do not fit the model's classes or factor levels.
+        """
+        if not self.config.conditional:
+            if labels is not None:
+                raise DataError("labels: this model is not conditional (model.conditional false)")
+            return None
+        if labels is None:
+            labels = conditions.labels_of(x, self.config)
+        if labels is None:
+            raise DataError(
+                f"{what}: a conditional model needs labels ({self.config.condition}): pass "
+                "labels=..., or an image set that has them"
+            )
+        return conditions.check_labels(labels, self.config, len(x), what)
 
     # Saving.
     def save(self, path: str | Path) -> None:

@@ -54,6 +54,8 @@ PLOT_ORDER = (
     "latent_space.png",
     "reconstructions.png",
     "samples.png",
+    "class_samples.png",
+    "pseudo_inputs.png",
     "manifold.png",
     "traversals.png",
     "kl_per_dimension.png",
@@ -162,9 +164,17 @@ def write_run_report(
     if source != run.model:
         why = "damaged" if run.model.exists() else "not written yet: training unfinished"
         model = f"{source.name}, the newest checkpoint (model.keras {why})"
+    kind = ""
+    if vae.config.conditional:
+        kind += f"; conditional on the {vae.config.condition}"
+    if vae.config.prior == "vamp":
+        kind += f"; VampPrior of {vae.config.pseudo_inputs} pseudo-inputs"
     summary = [
         ("run folder", str(run.path)),
-        ("model", f"{model}; z_dim {vae.config.z_dim}, input {list(config.model.input_dim)}"),
+        (
+            "model",
+            f"{model}; z_dim {vae.config.z_dim}, input {list(config.model.input_dim)}{kind}",
+        ),
         ("data", f"{config.data.dataset}, {len(test)} test images"),
         ("epochs", f"{rows[-1]['epoch'] if rows else 0} of {config.train.epochs}"),
         ("vaekit", __version__),

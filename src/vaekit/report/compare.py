@@ -3,7 +3,8 @@
 The page holds the runs' configs side by side (the settings that differ first, highlighted; the
 shared ones folded away), their metric curves overlaid (one figure per metric, one line per run),
 their final figures in one table (the last epoch's metrics, and the evaluation in nats where
-``evaluation.json`` exists), and their sample grids next to each other. Like the report
+``evaluation.json`` exists), their disentanglement scores and heat maps where scored, and their
+sample grids next to each other (conditional models' per-class grids too). Like the report
 (:mod:`vaekit.report`), it embeds everything and fetches nothing. It reads the run folders only, so
 it works on runs that are still training and on runs from any vaekit version.
 
@@ -96,6 +97,11 @@ def compare_runs(run_dirs, out) -> Path:
             else []
         ),
         ("Samples", _samples(names, runs)),
+        *(
+            [("Samples of each class", html_page.figures(class_samples, ""))]
+            if (class_samples := _plots(names, runs, "class_samples.png"))
+            else []
+        ),
     ]
     body = "\n".join(
         f"<section><h2>{title}</h2>\n{content}\n</section>" for title, content in sections

@@ -12,6 +12,10 @@ channels x images); above it fewer test images are embedded, or a coarser grid i
 :class:`Explorer` records how many. 2,000 MNIST images (1.6 M values) and a 40 x 40 grid (1.3 M)
 fit as they are.
 
+A conditional model decodes the grid once per class (per value of its first label column; the
+other columns as the first test image has them), all the grids together within
+:data:`MAX_CLASS_VALUES`, and the page's class picker chooses which one the pointer reads.
+
 Example:
     >>> import numpy as np
     >>> plane = Plane.fit(np.random.default_rng(0).normal(size=(50, 8)))
@@ -30,7 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vaekit.models.conditions import first_label_name
+
 MAX_SHEET_VALUES = 4_000_000  # pixel values in one sprite sheet: bounds the page's size
+MAX_CLASS_VALUES = 3 * MAX_SHEET_VALUES  # a conditional model's grids, all classes together
 MARGIN = 0.05  # the grid spans the points' range and this fraction of it on each side
 
 
@@ -135,7 +142,10 @@ class Explorer:
         plane: the projection; ``description`` names it on the page.
         extent: ``(x_min, x_max, y_min, y_max)`` of the decoded grid's centres.
         grid: images per side of the decoded grid.
-        grid_sheet: the grid's images, row 0 at ``y_max`` (top), column 0 at ``x_min``.
+        grid_sheets: the grid's images, row 0 at ``y_max`` (top), column 0 at ``x_min``; one
+            sheet, or a conditional model's one per class.
+        grid_names: the class of each grid sheet (None for one sheet), and ``grid_label`` what
+            the classes are ("class", or the first factor's name).
         originals, reconstructions: sheets of the N test images and their decoded means.
         available: test images there were (N may be fewer: ``points`` and the size bound).
         z_dim: the latent size.
@@ -147,11 +157,13 @@ class Explorer:
     plane: Plane
     extent: tuple[float, float, float, float]
     grid: int
-    grid_sheet: Sheet
+    grid_sheets: list[Sheet]
     originals: Sheet
     reconstructions: Sheet
     available: int
     z_dim: int
+    grid_names: list[str] | None = None
+    grid_label: str | None = None
 
     @property
     def description(self) -> str:
@@ -168,7 +180,9 @@ class Explorer:
             "description": self.description,
             "extent": [round(float(v), 6) for v in self.extent],
             "grid": self.grid,
-            "gridSheet": self.grid_sheet.to_json(),
+            "gridSheets": [sheet.to_json() for sheet in self.grid_sheets],
+            "gridNames": self.grid_names,
+            "gridLabel": self.grid_label,
             "originals": self.originals.to_json(),
             "reconstructions": self.reconstructions.to_json(),
             "available": self.available,
@@ -192,7 +206,7 @@ def explore(
             person chose, e.g. ``vaekit report --grid``).
 
     >>> explorer = explore(vae, data.test, points=500, grid=20)  # doctest: +SKIP
-    >>> explorer.grid_sheet.count  # doctest: +SKIP
+    >>> explorer.grid_sheets[0].count  # doctest: +SKIP
     400
     """
     if points < 1 or grid < 2:
@@ -216,18 +230,35 @@ def explore(
             f"{size} images (a sprite sheet of at most {MAX_SHEET_VALUES:,} pixel values)",
             stacklevel=2,
         )
+    conditional = vae.config.conditional
+    classes = vae.config.condition_levels[0] if conditional else 1
+    if conditional:  # a grid per class, all within MAX_CLASS_VALUES
+        fits = min(fits, max(4, MAX_CLASS_VALUES // (values * classes)))
     grid = max(2, min(grid, math.isqrt(fits)))
     chosen = np.unique(np.linspace(0, len(test) - 1, count).round().astype(np.int64))
     count = len(chosen)
     sample = test.subset(chosen)
-    mu, _ = vae.posterior(sample, batch_size=64)  # (N, z_dim)
+    mu, _ = vae.posterior(sample, batch_size=64)  # (N, z_dim); a conditional model's labels
+    rows = vae.label_rows(sample)  # its label rows (N, F), else None
     plane = Plane.fit(mu)
     xy = plane.project(mu)  # (N, 2)
     extent = _extent(xy)
     xs = np.linspace(extent[0], extent[1], grid)
     ys = np.linspace(extent[3], extent[2], grid)  # top row first
     lattice = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (grid*grid, 2), row-major
-    decoded = vae.decode(plane.to_latent(lattice), batch_size=len(lattice))  # one batch
+    points_z = plane.to_latent(lattice)
+    sheets = []
+    for value in range(classes):  # one batch each
+        grid_labels = None
+        if rows is not None:
+            grid_labels = np.repeat(rows[:1], len(lattice), axis=0)
+            grid_labels[:, 0] = value
+        decoded = vae.decode(points_z, batch_size=len(lattice), labels=grid_labels)
+        sheets.append(Sheet.of(decoded, columns=grid))
+    names = None
+    if conditional:
+        named = class_names and len(class_names) == classes
+        names = [str(class_names[v]) if named else str(v) for v in range(classes)]
     labels = None if sample.labels is None else np.asarray(sample.labels).astype(np.int64)
     if labels is not None and labels.ndim == 2:  # one-hot
         labels = labels.argmax(axis=1)
@@ -238,11 +269,13 @@ def explore(
         plane=plane,
         extent=extent,
         grid=grid,
-        grid_sheet=Sheet.of(decoded, columns=grid),
+        grid_sheets=sheets,
         originals=Sheet.of(sample.take(np.arange(count))),
-        reconstructions=Sheet.of(vae.decode(mu)),
+        reconstructions=Sheet.of(vae.decode(mu, labels=rows)),
         available=len(test),
         z_dim=mu.shape[1],
+        grid_names=names,
+        grid_label=first_label_name(vae.config, test) if conditional else None,
     )
 
 

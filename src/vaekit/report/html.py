@@ -267,6 +267,21 @@ def _explorer_section(data: dict | None) -> str:
         if shown < data["available"]
         else ""
     )
+    names = data.get("gridNames") or []
+    picker = ""
+    if len(names) > 1:  # a conditional model: a grid decoded per class
+        label = html.escape(data.get("gridLabel") or "class")
+        options = "".join(
+            f'<option value="{i}">{html.escape(name)}</option>' for i, name in enumerate(names)
+        )
+        picker = (
+            f'<label class="picker">decode as {label} <select id="grid-class">{options}'
+            "</select></label>"
+        )
+        count += (
+            f"; the model is conditional: the plane is decoded with the {label} the picker "
+            "chooses, each test image with its own"
+        )
     return f"""<p>Coordinates: <strong id="projection">{html.escape(data["description"])}</strong>.
 Each dot is the latent mean of one of {count}. Point anywhere on the plane to see the image
 decoded there (from a {data["grid"]} x {data["grid"]} grid decoded in advance); click a dot to see
@@ -274,6 +289,7 @@ that test image beside its reconstruction (decoded from its latent mean).</p>
 <div class="explorer">
   <div><canvas id="scatter" width="480" height="480"></canvas><div id="legend"></div></div>
   <div class="side">
+    {picker}
     <figure><canvas id="decoded" width="168" height="168"></canvas>
       <figcaption id="decoded-caption">point at the plane</figcaption></figure>
     <figure id="picked" hidden>
@@ -331,6 +347,7 @@ figure { margin: 0; } figcaption { color: #555; font-size: 0.85em; text-align: c
 #decoded, #original, #reconstruction { border: 1px solid #ccc; background: #000; }
 .side { display: flex; flex-direction: column; gap: 1em; }
 #legend { font-size: 0.85em; max-width: 480px; }
+.picker { font-size: 0.9em; }
 #legend span { display: inline-block; margin-right: 0.8em; }
 #legend i { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 50%;
   margin-right: 0.3em; vertical-align: middle; }
@@ -379,7 +396,7 @@ SCRIPT = """
   var plot = {x: PAD.left, y: PAD.top, w: scatter.width - PAD.left - PAD.right,
     h: scatter.height - PAD.top - PAD.bottom};
   var e = data.extent;  // x min, x max, y min, y max of the grid's centres
-  var state = {cell: null, picked: null, ready: false};
+  var state = {cell: null, picked: null, ready: false, sheet: 0, at: null};
   var axes = data.projection === "pca" ? ["principal component 1", "principal component 2"]
     : ["z[0]", data.zDim > 1 ? "z[1]" : "(unused)"];
 
@@ -472,18 +489,22 @@ SCRIPT = """
       box.appendChild(item);
     });
   }
-  function showCell(x, y) {
+  function showCell(x, y, again) {
     var n = data.grid;
+    state.at = [x, y];
     var column = Math.round((x - e[0]) / (e[1] - e[0]) * (n - 1));
     var row = Math.round((e[3] - y) / (e[3] - e[2]) * (n - 1));
     column = Math.max(0, Math.min(n - 1, column));
     row = Math.max(0, Math.min(n - 1, row));
-    if (state.cell && state.cell[0] === row && state.cell[1] === column) { return; }
+    if (!again && state.cell && state.cell[0] === row && state.cell[1] === column) { return; }
     state.cell = [row, column];
-    drawTile(data.gridSheet, images.grid, row * n + column, document.getElementById("decoded"));
+    drawTile(data.gridSheets[state.sheet], images.grids[state.sheet], row * n + column,
+      document.getElementById("decoded"));
     var cx = e[0] + column / (n - 1) * (e[1] - e[0]), cy = e[3] - row / (n - 1) * (e[3] - e[2]);
+    var as = data.gridNames && data.gridNames.length > 1
+      ? " as " + (data.gridLabel || "class") + " " + data.gridNames[state.sheet] : "";
     document.getElementById("decoded-caption").textContent =
-      "decoded at (" + cx.toFixed(2) + ", " + cy.toFixed(2) + ")";
+      "decoded at (" + cx.toFixed(2) + ", " + cy.toFixed(2) + ")" + as;
   }
   function nearest(px, py) {
     var best = null, distance = 100;  // within 10 pixels
@@ -512,21 +533,32 @@ SCRIPT = """
     return [(event.clientX - box.left) * scatter.width / box.width,
             (event.clientY - box.top) * scatter.height / box.height];
   }
-  var images = {}, pending = 0;
-  [["grid", data.gridSheet], ["originals", data.originals],
-   ["reconstructions", data.reconstructions]].forEach(function (entry) {
+  var images = {grids: []}, pending = 0;
+  function load(sheet, keep) {
     var image = new Image();
     pending += 1;
     image.onload = function () {
       pending -= 1;
       if (pending === 0) { start(); }
     };
-    image.src = entry[1].src;
-    images[entry[0]] = image;
+    image.src = sheet.src;
+    keep(image);
+  }
+  data.gridSheets.forEach(function (sheet) {
+    load(sheet, function (image) { images.grids.push(image); });
   });
+  load(data.originals, function (image) { images.originals = image; });
+  load(data.reconstructions, function (image) { images.reconstructions = image; });
   function start() {
     state.ready = true;
     showCell((e[0] + e[1]) / 2, (e[2] + e[3]) / 2);
+    var picker = document.getElementById("grid-class");
+    if (picker) {
+      picker.addEventListener("change", function () {
+        state.sheet = +picker.value;
+        showCell(state.at[0], state.at[1], true);
+      });
+    }
     scatter.addEventListener("pointermove", function (event) {
       var p = toPlane.apply(null, position(event));
       showCell(p[0], p[1]);

@@ -22,6 +22,7 @@ from vaekit.errors import (
     plural,
     printable,
 )
+from vaekit.models import conditions
 from vaekit.training.folder import RunFolder
 
 
@@ -69,8 +70,16 @@ def load_data(
 
 
 def split_data(config: Config, source: datasets.ImageData, first_step: int = 0) -> Data:
-    """Apply ``data.limit`` and ``data.validation`` to a source; check it fits the training."""
+    """Apply ``data.limit`` and ``data.validation`` to a source; check it fits the training.
+
+    A conditional model's ``model.condition_levels`` is read off the source where the config
+    leaves it out, and checked against the source where it gives it.
+    """
     data = config.data
+    if config.model.conditional:
+        levels = conditions.levels_from_data(source.train, source.test, config.model, data.dataset)
+        conditions.check_levels(config.model, levels, data.dataset)
+        config.model.condition_levels = levels
     train, test = (_first(images, data.limit) for images in (source.train, source.test))
     if data.train_on == "train+test":
         train = _concatenate(train, test, data.dataset)
@@ -119,10 +128,14 @@ def _concatenate(train: Images, test: Images, name: str) -> Images:
             f"data.train_on: train+test needs a data set held in memory (mnist, fashion_mnist, "
             f"shapes, an .npz); {name} is read from files"
         )
-    labels = None
+    labels = factors = None
     if train.labels is not None and test.labels is not None:
         labels = np.concatenate([train.labels, test.labels])
-    return ArrayImages(np.concatenate([train.array, test.array]), labels=labels)
+    if train.factors is not None and test.factors is not None:
+        factors = dataclasses.replace(
+            train.factors, values=np.concatenate([train.factors.values, test.factors.values])
+        )
+    return ArrayImages(np.concatenate([train.array, test.array]), labels=labels, factors=factors)
 
 
 def cached(config: Config, run: RunFolder, source: datasets.ImageData) -> datasets.ImageData:

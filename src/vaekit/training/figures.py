@@ -9,12 +9,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from vaekit import plots, resources
+from vaekit import datasets, plots, resources
 from vaekit.datasets import Images
+from vaekit.datasets.folder import Manifest
 from vaekit.errors import (
     VaekitError,
 )
 from vaekit.io import check_output_file
+from vaekit.models import conditions
 from vaekit.training.callbacks import read_metrics
 from vaekit.training.data import load_data
 from vaekit.training.folder import RunFolder, load_run_model, open_run
@@ -34,27 +36,67 @@ def write_plots(
     The latent space shows the first 10,000 test images, encoded a batch at a time (so memory does
     not depend on the image size); with ``z_dim`` above 2 the latent traversals replace the
     manifold. ``verbose=1`` shows Keras's progress bar, a plot at a time.
+
+    A conditional model decodes every image with a label: the reconstructions, interpolations
+    (both ends with image A's), manifold and traversals with those of their test images (the
+    first one's for the manifold), and ``class_samples.png`` draws a row of samples per class
+    (per value of the first factor). A VampPrior model's samples come from its mixture, and
+    ``pseudo_inputs.png`` shows its pseudo-inputs.
     """
     sample = test.subset(slice(0, min(len(test), 10_000)))
     folder = run.plots
     mu, log_var = vae.posterior(sample, batch_size=64)  # small batches: a low peak of memory
     kl = np.mean(0.5 * (mu**2 + np.exp(log_var) - log_var - 1.0), axis=0)  # per dimension
-    originals = sample.take(np.linspace(0, len(sample) - 1, min(10, len(sample))).astype(int))
+    shown = np.linspace(0, len(sample) - 1, min(10, len(sample))).astype(int)
+    originals = sample.take(shown)
+    labels = vae.label_rows(sample)  # (N, F), or None for an unconditional model
     rows = read_metrics(run.metrics)
     # Pairs of test images far apart in the set (often of different classes).
     pairs = min(6, len(sample) // 2)
     first = np.arange(pairs) * (len(sample) // (2 * max(pairs, 1)))
     second = first + len(sample) // 2
+
+    def decode_as(indices):  # decode latent points with the labels of test images `indices`
+        if labels is None:
+            return vae.decode
+        chosen = labels[np.atleast_1d(indices)]
+        return lambda z: vae.decode(z, labels=np.repeat(chosen, len(z) // len(chosen), axis=0))
+
+    def chosen(indices):
+        return None if labels is None else labels[indices]
+
+    vamp = vae.model.pseudo_inputs is not None
+    prior = "the VampPrior" if vamp else "z ~ N(0, I)"
     steps = {  # file name -> how to draw it (None: this run has nothing to draw there)
         "latent_space.png": lambda path: plots.plot_latent_space(mu, sample.labels, path, classes),
         "reconstructions.png": lambda path: plots.plot_reconstructions(
-            originals, vae.reconstruct(originals), path
+            originals, vae.reconstruct(originals, labels=chosen(shown)), path
         ),
-        "samples.png": lambda path: plots.plot_samples(vae.generate(64, seed=seed), path),
-        "manifold.png": (lambda path: plots.plot_manifold(vae.decode, path))
+        "samples.png": lambda path: plots.plot_samples(
+            vae.generate(64, seed=seed), path, title=f"samples decoded from {prior}"
+        ),
+        "class_samples.png": (
+            lambda path: plots.plot_class_samples(
+                class_samples(vae, seed, len(_row_names(vae.config, classes, test))),
+                path,
+                _row_names(vae.config, classes, test),
+                title=f"samples of each {conditions.first_label_name(vae.config, test)}, "
+                f"z from {prior}",
+            )
+        )
+        if labels is not None
+        else None,
+        "pseudo_inputs.png": (
+            lambda path: plots.plot_samples(
+                pseudo_input_images(vae)[:100], path, title="the VampPrior's pseudo-inputs"
+            )
+        )
+        if vamp
+        else None,
+        "manifold.png": (lambda path: plots.plot_manifold(decode_as(0), path))
         if vae.config.z_dim == 2
         else None,
-        "traversals.png": (lambda path: plots.plot_traversals(vae.decode, mu[0], kl, path))
+        "traversals.png": (lambda path: plots.plot_traversals(decode_as(0), mu[0], kl, path))
         if vae.config.z_dim != 2
         else None,
         "kl_per_dimension.png": lambda path: plots.plot_kl_per_dimension(
@@ -62,7 +104,7 @@ def write_plots(
         ),
         "interpolations.png": (
             lambda path: plots.plot_interpolations(
-                vae.decode,
+                decode_as(first),
                 mu[first],
                 mu[second],
                 path,
@@ -87,6 +129,28 @@ def write_plots(
     return written
 
 
+def class_samples(vae, seed, count: int, per_class: int = 10) -> np.ndarray:
+    """``per_class`` samples of each of ``count`` classes (values of the first label column), row
+    by row, the same latent points in every row; other factors drawn at random from ``seed``."""
+    z = np.tile(vae.sample_prior(per_class, seed), (count, 1))  # (count * per_class, D)
+    labels = conditions.cycle(vae.config, count * per_class, np.random.default_rng(seed))
+    labels[:, 0] = np.repeat(np.arange(count), per_class)
+    return vae.decode(z, labels=labels)
+
+
+def pseudo_input_images(vae) -> np.ndarray:
+    """A VampPrior model's pseudo-inputs as images (K, H, W, C) in [0, 1]."""
+    return np.asarray(keras.ops.convert_to_numpy(vae.model.pseudo_inputs.images()))
+
+
+def _row_names(config, classes, test) -> list[str]:
+    """A name per value of a conditional model's first label column."""
+    count = config.condition_levels[0]
+    if classes and len(classes) == count:
+        return list(classes)
+    return [f"{conditions.first_label_name(config, test)} {i}" for i in range(count)]
+
+
 def plot(path: str | Path, verbose: int = 0) -> list[Path]:
     """Redraw a run's plots from its model and metrics (the folder is locked meanwhile)."""
     with RunLock(RunFolder.existing(path).path, "vaekit plot"):  # refused at once if in use
@@ -102,9 +166,16 @@ def plot(path: str | Path, verbose: int = 0) -> list[Path]:
         )
 
 
-def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None) -> Path:
-    """Decode ``n`` samples of ``z ~ N(0, I)`` from a run's model into an image grid at ``out``,
-    in the format its suffix names (:data:`~vaekit.plots.PICTURE_SUFFIXES`)."""
+def generate(
+    path: str | Path, n: int, out: str | Path, seed: int | None = None, label: str | None = None
+) -> Path:
+    """Decode ``n`` samples of ``z`` from the prior of a run's model into an image grid at
+    ``out``, in the format its suffix names (:data:`~vaekit.plots.PICTURE_SUFFIXES`).
+
+    A conditional model decodes them with ``label`` (``vaekit generate --label``, see
+    :func:`~vaekit.models.conditions.parse_label`): a class number or name, or factors as
+    ``NAME=LEVEL`` pairs; the factors it leaves out are drawn at random, and without a label
+    each class comes in turn."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= plots.MAX_GRID_IMAGES:
         side = math.isqrt(plots.MAX_GRID_IMAGES)
         raise VaekitError(
@@ -114,6 +185,14 @@ def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None)
         )
     out = check_output_file(out, "--out", plots.PICTURE_SUFFIXES)
     run, config, source = open_run(path)
+    if label is not None and not config.model.conditional:
+        raise VaekitError(
+            f"--label: {run.path} holds a model that is not conditional (model.conditional "
+            "false); generate without --label, or train with model.conditional=true"
+        )
+    fixed, (names, classes) = {}, _label_names(run, config)
+    if label is not None:
+        fixed = conditions.parse_label(label, config.model, names, classes)
     resources.check_fits(
         resources.decoding_memory(config.model, 2 * n, "-n"), f"decoding {n:,} images"
     )
@@ -122,5 +201,40 @@ def generate(path: str | Path, n: int, out: str | Path, seed: int | None = None)
     except OSError as error:
         raise VaekitError(f"--out {out}: cannot create its folder ({error.strerror})") from None
     vae = load_run_model(run, source)
-    plots.plot_samples(vae.generate(n, seed=seed), out)
+    labels = None
+    if config.model.conditional:
+        labels = conditions.cycle(config.model, n, np.random.default_rng(seed))
+        for column, value in fixed.items():
+            labels[:, column] = value
+    title = _title(vae, fixed, names, classes)
+    plots.plot_samples(vae.generate(n, seed=seed, labels=labels), out, title=title)
     return out
+
+
+def _label_names(run: RunFolder, config) -> tuple[list[str] | None, list[str] | None]:
+    """``(factor names, class names)`` of a run's data set, as ``--label`` may name them (read
+    without loading any image: the named sources' lists, a folder's manifest)."""
+    dataset = config.data.dataset
+    source = datasets.SOURCES.get(dataset)
+    classes = list(source.classes) if source and source.classes else None
+    if classes is None and run.manifest.is_file():
+        classes = Manifest.read(run.manifest).classes or None
+    names = None
+    if dataset in datasets.shapes.SPECS:
+        names = list(datasets.shapes.SPECS[dataset].factor_names)
+    return names, classes
+
+
+def _title(vae, fixed: dict, names, classes) -> str:
+    prior = "the VampPrior" if vae.model.pseudo_inputs is not None else "z ~ N(0, I)"
+    if not fixed:
+        return f"samples decoded from {prior}"
+    if vae.config.condition == "class":
+        value = fixed[0]
+        shown = f"class {value}" + (f" ({classes[value]})" if classes else "")
+    else:
+        shown = ", ".join(
+            f"{names[column] if names else column}={value}"
+            for column, value in sorted(fixed.items())
+        )
+    return f"{shown}: samples decoded from {prior}"

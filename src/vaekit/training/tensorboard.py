@@ -59,12 +59,16 @@ class ImageSummaries(keras.callbacks.Callback):
         every: epochs between two grids.
         epochs: the run's last epoch (its grid is always written).
         seed: seed of the sampled latent points (the same each time, so grids compare).
+        labels: a conditional model's label rows of ``originals``.
     """
 
-    def __init__(self, log_dir, vae, originals, every: int, epochs: int, seed: int = 0):
+    def __init__(
+        self, log_dir, vae, originals, every: int, epochs: int, seed: int = 0, labels=None
+    ):
         super().__init__()
         self.log_dir = Path(log_dir) / "images"
         self.vae, self.originals = vae, np.asarray(originals, np.float32)
+        self.labels = labels
         self.every, self.epochs, self.seed = every, epochs, seed
         self._writer = None
 
@@ -75,7 +79,8 @@ class ImageSummaries(keras.callbacks.Callback):
 
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.log_dir))
-        pairs = np.concatenate([self.originals, self.vae.reconstruct(self.originals)])
+        reconstructions = self.vae.reconstruct(self.originals, labels=self.labels)
+        pairs = np.concatenate([self.originals, reconstructions])
         samples = self.vae.generate(16, seed=self.seed)
         step = epoch + 1
         with self._writer.as_default(step=step):
@@ -102,5 +107,7 @@ def callbacks(
     if not images:
         return [scalars]
     count = min(8, len(test))
-    originals = test.take(np.linspace(0, len(test) - 1, count).astype(int))
-    return [scalars, ImageSummaries(log_dir, vae, originals, every, epochs, seed)]
+    shown = np.linspace(0, len(test) - 1, count).astype(int)
+    labels = vae.label_rows(test.subset(shown))  # a conditional model's, else None
+    summaries = ImageSummaries(log_dir, vae, test.take(shown), every, epochs, seed, labels)
+    return [scalars, summaries]
