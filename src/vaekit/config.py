@@ -38,7 +38,7 @@ RESIZES = ("center_crop", "resize")
 ON_BAD_FILE = ("skip", "error")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
-LOSS_CONVENTIONS = ("reference", "elbo")
+LOSS_CONVENTIONS = ("reference", "elbo", "squared_error")
 KL_SCHEDULES = ("constant", "linear", "cyclical")
 DIVERGENCES = ("kl", "beta_tc", "mmd")  # vaekit.models.divergences
 MMD_KERNELS = ("imq", "rbf")
@@ -399,7 +399,10 @@ class TrainConfig:
     tensorboard_images_every: int = _spec(5, _int(1))
     # The objective (vaekit.models.objective): the reference's per-pixel mean BCE + kl_factor x
     # mean KL, or the ELBO in nats (log-likelihood summed over pixels + beta x KL summed over
-    # latent dimensions); a KL schedule, free bits, or the importance-weighted bound.
+    # latent dimensions), or the Generative Deep Learning book's squared error (the gaussian
+    # likelihood's without its constant: r_loss_factor x the mean squared error, sigma =
+    # sqrt(pixels / (2 r_loss_factor))) + the KL summed; a KL schedule, free bits, or the
+    # importance-weighted bound.
     loss_convention: str = _spec("reference", _choice(LOSS_CONVENTIONS))
     beta: float = _spec(1.0, _float())
     kl_schedule: str = _spec("constant", _choice(KL_SCHEDULES))
@@ -408,6 +411,8 @@ class TrainConfig:
     kl_ramp: float = _spec(0.5, _float(0.0, 1.0, exclusive_min=True))
     free_bits: float = _spec(0.0, _float())
     iw_samples: int = _spec(1, _int(1))
+    # The learning rate is multiplied by this every epoch (step decay; the GDL book's lr_decay).
+    lr_decay: float = _spec(1.0, _float(0.0, 1.0, exclusive_min=True))
     # What stands in for the KL term (vaekit.models.divergences, elbo convention): the KL, the
     # beta-TCVAE split (beta weighs the total correlation) or InfoVAE's beta x KL + mmd_weight x
     # MMD between the batch's codes and the prior.
@@ -578,6 +583,14 @@ def _check_objective(config: Config) -> None:
                 f"train.{key}: applies to train.loss_convention elbo (the reference convention "
                 f"weighs its KL term by model.kl_factor); set train.loss_convention=elbo"
             )
+    if train.loss_convention == "squared_error" and (
+        model.likelihood != "gaussian" or model.gaussian_sigma == "learned"
+    ):
+        raise ConfigError(
+            "train.loss_convention: squared_error is the gaussian likelihood with a fixed sigma "
+            "(r_loss_factor x the mean squared error for sigma = sqrt(pixels / (2 "
+            "r_loss_factor))); set model.likelihood=gaussian and model.gaussian_sigma"
+        )
     if train.iw_samples > 1:
         if model.kl_strategy != "train_step":
             raise ConfigError(

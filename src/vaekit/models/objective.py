@@ -1,6 +1,6 @@
 """What a VAE minimises: the loss convention, the KL weight and its schedule, free bits, IWAE.
 
-Two conventions (``train.loss_convention``), both from the decoder's logits (see
+Three conventions (``train.loss_convention``), all from the decoder's logits (see
 :mod:`.likelihoods`):
 
 - ``reference`` (default): the "Generative Deep Learning" loss, ``mean over pixels and batch of
@@ -10,6 +10,11 @@ Two conventions (``train.loss_convention``), both from the decoder's logits (see
   sum_d KL_d)`` with ``KL_d = (mu^2 + exp(log_var) - log_var - 1) / 2``. With free bits ``lambda``
   the KL part is ``sum_d max(lambda, mean_batch KL_d)`` (Kingma et al. 2016): a dimension whose
   KL is below ``lambda`` gets no gradient pushing it lower.
+- ``squared_error``: the loss of D. Foster's "Generative Deep Learning" (1st edition) code,
+  ``r_loss_factor * mean_pixels (x - x_hat)^2 + sum_d KL_d`` per image: the ``gaussian``
+  likelihood with a fixed ``sigma`` without its normalising constant
+  ``pixels * (log sigma + log(2 pi) / 2)``, ``r_loss_factor = pixels / (2 sigma^2)``
+  (:func:`sigma_of_r_loss_factor`), and the KL as in ``elbo`` (weighted by ``beta``).
 
 The KL weight is multiplied by a schedule's value for the epoch (:data:`SCHEDULES`), held in a
 non-trainable variable that :class:`vaekit.training.callbacks.KLScheduleCallback` sets.
@@ -47,7 +52,7 @@ class Objective:
     """The loss settings a model trains with (stored in the model; see the module docstring).
 
     Args:
-        convention: "reference" or "elbo".
+        convention: "reference", "elbo" or "squared_error".
         likelihood: "bernoulli", "continuous_bernoulli" or "gaussian".
         gaussian_sigma: "learned" or a fixed standard deviation (gaussian only).
         kl_weight: the KL weight: ``model.kl_factor`` (reference) or ``train.beta`` (elbo).
@@ -79,12 +84,12 @@ class Objective:
         """The objective of a full :class:`vaekit.config.Config`; ``dataset_size`` (the training
         images) is what beta-TCVAE's minibatch-weighted sampling needs."""
         train, model = config.train, config.model
-        elbo = train.loss_convention == "elbo"
+        reference = train.loss_convention == "reference"
         return cls(
             convention=train.loss_convention,
             likelihood=model.likelihood,
             gaussian_sigma=model.gaussian_sigma,
-            kl_weight=train.beta if elbo else model.kl_factor,
+            kl_weight=model.kl_factor if reference else train.beta,
             kl_schedule=train.kl_schedule,
             free_bits=train.free_bits,
             iw_samples=train.iw_samples,
@@ -170,12 +175,28 @@ def nll_per_image(objective: Objective, images, output):
 
 
 def reconstruction_per_image(objective: Objective, images, output):
-    """Each image's reconstruction term in the convention: per-pixel mean or sum: (B,)."""
+    """Each image's reconstruction term in the convention: per-pixel mean, sum, or the squared
+    error without the gaussian's constant: (B,)."""
     nll = nll_per_image(objective, images, output)
+    pixels = math.prod(images.shape[1:])
     if objective.convention == "reference":
-        pixels = math.prod(images.shape[1:])
         return nll / float(pixels)
+    if objective.convention == "squared_error":  # nll less its constant, computed as such
+        logits, _ = split_output(objective, output)
+        error = ops.square(ops.cast(images, "float32") - ops.sigmoid(logits))
+        per_image = ops.sum(ops.reshape(error, (ops.shape(error)[0], -1)), axis=-1)
+        return per_image / (2.0 * float(objective.gaussian_sigma) ** 2)
     return nll
+
+
+def sigma_of_r_loss_factor(r_loss_factor: float, pixels: int) -> float:
+    """The gaussian's fixed sigma whose squared error is ``r_loss_factor * mean_pixels``:
+    ``sqrt(pixels / (2 r_loss_factor))``.
+
+    >>> round(sigma_of_r_loss_factor(1000, 28 * 28), 4)  # the book's digits
+    0.6261
+    """
+    return math.sqrt(pixels / (2.0 * r_loss_factor))
 
 
 def kl_per_dimension(mu, log_var):

@@ -34,6 +34,7 @@ from vaekit.models.objective import Objective
 RESUMABLE = (
     "epochs",
     "learning_rate",
+    "lr_decay",
     "batch_size",
     "seed",
     "shuffle",
@@ -158,6 +159,6 @@ def _trained_with(header: dict) -> dict[str, object]:
     if objective.divergence == "mmd":
         trained["train.mmd_weight"] = objective.mmd_weight
         trained["train.mmd_kernel"] = objective.mmd_kernel
-    if objective.convention == "elbo":
+    if objective.convention != "reference":  # the elbo's and squared error's KL weight
         trained["train.beta"] = objective.kl_weight
     return trained

@@ -73,7 +73,8 @@ from vaekit.training.lock import RunLock
 # The training runs' API, with the folder, data and figure functions it is made of.
 __all__ = [
     "RunFolder", "build_vae", "default_run_dir", "generate", "load_data", "load_run_model",
-    "open_run", "plot", "prepare_devices", "read_metrics", "resume", "train", "write_plots",
+    "open_run", "plot", "prepare_devices", "read_metrics", "resume", "train", "train_model",
+    "write_plots",
 ]  # fmt: skip
 
 
@@ -162,6 +163,47 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
             if not is_out_of_memory(error):
                 raise
             raise OutOfMemory(_out_of_memory(error, run, new_run=True)) from None
+
+
+def train_model(
+    vae: VariationalAutoencoder,
+    config: Config,
+    out: str | Path,
+    initial_epoch: int = 0,
+    callbacks=(),
+    verbose="auto",
+) -> RunFolder:
+    """Train a compiled VAE built in Python, from its current weights, into run folder ``out``.
+
+    The Python API's way to a run folder (:mod:`vaekit.compat.gdl` trains the book's class with
+    it): ``config`` describes the run (its model section is ``vae``'s config), and ``out`` gets
+    what ``vaekit train`` writes (config.yaml, metrics.csv, checkpoints, model.keras, plots,
+    report), so every command reads it. A folder may hold other files, but not a run, unless
+    ``initial_epoch`` > 0: then the run goes on from that epoch with the model's weights and
+    optimizer as they are (metrics.csv keeps its rows up to there), as the book continues a run
+    with ``initial_epoch``; ``vaekit train --resume`` continues one exactly, from its checkpoint.
+    ``callbacks`` are Keras callbacks of the caller's, run after vaekit's.
+    """
+    run = RunFolder(Path(out))
+    if initial_epoch > 0 and run.config.exists():
+        saved = Config.load(run.config)
+        if saved.model != config.model:
+            raise ConfigError(
+                f"{run.path}: holds a run of another model (its config.yaml differs in the model "
+                "section); continue it with that model, or choose another folder"
+            )
+    elif initial_epoch == 0:
+        _refuse_existing(run)
+    data = load_data(config)
+    with RunLock(run.path, "vaekit train"):
+        if initial_epoch == 0:
+            _refuse_existing(run, locked=True)
+        record_source(run, data)
+        _save_config(config, run)
+        rows = read_metrics(run.metrics, up_to_epoch=initial_epoch) if initial_epoch else ()
+        position = (initial_epoch, 0)
+        return _fit(vae, config, run, data, position, rows, verbose=verbose,
+                    extra_callbacks=callbacks)  # fmt: skip
 
 
 def _save_config(config: Config, run: RunFolder) -> None:
@@ -425,6 +467,7 @@ def _fit(
     rows=(),
     state=None,
     verbose="auto",
+    extra_callbacks=(),
 ) -> RunFolder:
     mid_epoch = position[1] > 0
     placement = distribute.active()
@@ -463,6 +506,11 @@ def _fit(
         checkpointer,
         SignalStop(checkpointer),
     ]
+    decaying = []
+    if train.lr_decay != 1.0:  # step decay: a function of the epoch alone, so resumes agree
+        rate, decay = train.learning_rate, train.lr_decay
+        decaying = [keras.callbacks.LearningRateScheduler(lambda e: rate * decay**e)]
+    callbacks[1:1] = decaying
     if train.tensorboard:
         every = train.tensorboard_images_every
         callbacks += tensorboard.callbacks(
@@ -470,9 +518,10 @@ def _fit(
             images=placement.cluster.num_processes == 1,  # a prediction of process 0 alone
         )  # fmt: skip
     if not placement.chief:  # only process 0 writes; every process keeps the schedule and guard
-        callbacks, verbose = [schedule, guard, checkpointer], 0  # (whose restore all must join)
+        callbacks, verbose = [schedule, *decaying, guard, checkpointer], 0  # (restore: all join)
     else:
         distribute.on_lost(f"continue with: vaekit train --resume {run.path} on every process")
+        callbacks += list(extra_callbacks)
     try:
         vae.fit(
             data.train,
