@@ -184,8 +184,8 @@ class BaseVAE(keras.Model):
     def split_inputs(self, inputs):
         """``(images, labels)`` of a model input; labels are None unless it is conditional."""
         if self.conditional:
-            images, labels = inputs
-            return images, labels
+            images, labels = inputs  # both tensors: a Keras call takes no mix of arrays and tensors
+            return ops.convert_to_tensor(images), ops.convert_to_tensor(labels, "int32")
         return inputs, None
 
     def encode(self, images, labels=None, training=None):
