@@ -10,7 +10,9 @@ the first ``limit`` images of a split, and writes ``evaluation.json``:
   ``evaluate``: per pixel in the reference convention);
 - what it was computed on and with: ``split``, ``images``, ``samples`` (K), ``seed``,
   ``batch_size``, ``max_points``, ``binarization`` (``data.binarize``), ``binarization_seed``,
-  ``likelihood``, ``loss_convention``, ``seconds`` (loading the model and evaluating) and the
+  ``likelihood``, ``loss_convention``, ``prior`` (``normal``, or ``vamp``: the bound uses the
+  mixture's density), ``conditional`` (None, or what a conditional model's label is: its
+  estimates are of ``-log p(x | y)``), ``seconds`` (loading the model and evaluating) and the
   ``versions``.
 
 Cost: K decodes per image. ``K = 1000`` on MNIST's 10,000 test images is 10 million latent points,

@@ -10,7 +10,8 @@ A run folder holds::
     model.keras        the final model (with its config, versions, and where training stood)
     checkpoints/       the newest checkpoints, with optimizer state (vaekit.training.checkpoints)
     metrics.csv        a row per epoch: epoch, loss, bce, kl, val_loss, val_bce, val_kl, seconds
-    plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png
+    plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png,
+                       ... (vaekit.training.figures.write_plots)
     .vaekit.lock       while a command writes into the folder (vaekit.training.lock)
 
 Everything the user can get wrong (config, data, backend, folder) is checked before the folder is
