@@ -68,7 +68,7 @@ test-no-tensorflow: setup
 
 # The console-script tests against the built wheel, installed (not editable) into a new virtual
 # environment and run from a folder outside the source tree: an editable install hides missing
-# package data and import-order faults.
+# package data and import-order faults. Its slow tests run in test-slow, on the editable install.
 test-wheel: setup
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
@@ -77,7 +77,7 @@ test-wheel: setup
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$(ls $(CURDIR)/dist/vaekit-*.whl)[tensorflow,test]"; \
 	cp tests/test_console.py "$$tmp/"; \
 	cd "$$tmp" && VAEKIT_TEST_INSTALLED=1 venv/bin/python -m pytest -q -p no:cacheprovider \
-		-n 2 -W ignore::pytest.PytestUnknownMarkWarning test_console.py
+		-n 2 -m "not slow" -W ignore::pytest.PytestUnknownMarkWarning test_console.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
