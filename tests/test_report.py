@@ -400,6 +400,47 @@ def test_in_chromium_the_pointer_decodes_and_a_click_reconstructs(tiny_run, tmp_
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
+def test_in_chromium_a_conditional_run_s_picker_decodes_the_chosen_class(tmp_path):
+    chromium, driver_path = _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    settings = json.loads(json.dumps(TINY))
+    settings["model"]["conditional"] = True
+    run = train_in_process(tmp_path / "run", settings)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(driver_path))
+    try:
+        browser.get((run.path / "report.html").as_uri())
+        WebDriverWait(browser, 10).until(
+            lambda b: b.execute_script("return window.vaekitExplorer.state.ready")
+        )
+        browser.execute_script("document.getElementById('explorer').scrollIntoView()")
+        scatter = browser.find_element(By.ID, "scatter")
+        ActionChains(browser).move_to_element_with_offset(scatter, 60, -40).perform()
+        picker = Select(browser.find_element(By.ID, "grid-class"))
+        assert [option.text for option in picker.options] == [str(i) for i in range(10)]
+        images = {}
+        for value in ("0", "7"):
+            picker.select_by_value(value)
+            assert browser.execute_script("return window.vaekitExplorer.state.sheet") == int(value)
+            images[value] = browser.execute_script(CANVAS, "decoded")[0]
+            caption = browser.find_element(By.ID, "decoded-caption").text
+            assert caption.endswith(f"as class {value}"), caption
+        assert images["0"] != images["7"]  # the same point decoded as another digit
+        errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert errors == []
+    finally:
+        browser.quit()
+
+
 FIGURES = """
 return Array.from(document.querySelectorAll('.figures img')).map(function (image) {
   return [image.alt, image.naturalWidth, image.clientWidth];
