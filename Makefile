@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaekit-installed
 
-.PHONY: setup demo test test-slow test-backends test-wheel test-no-tensorflow lint bench clean
+.PHONY: setup demo test test-slow test-extended test-backends test-wheel test-no-tensorflow lint bench clean
 
 setup: $(STAMP)
 
@@ -26,7 +26,13 @@ test: setup lint
 	$(PYTEST)
 
 test-slow: setup
-	$(PYTEST) -m slow; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
+	$(PYTEST) -m "slow and not extended"; status=$$?; [ $$status -eq 5 ] && echo "no slow tests" && exit 0; exit $$status
+
+# The longest variants of the slow tests (every wiring through the console script and on each
+# backend, more spread set-ups): not in CI, whose 90 minutes they would exceed on a 2-core AVX2
+# CPU; run them before a release (about 30 minutes there).
+test-extended: setup
+	$(PYTEST) -m extended
 
 # The backend-neutral test files (the KL wirings' equivalence, the objectives, the pipeline, the
 # layers, saving, image folders, the commands in-process with exact resumes, the notebook) on JAX

@@ -93,7 +93,12 @@ def train(backend, out, strategy="layer", *more):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(
+    "strategy",
+    # train_step, the wiring the GPU backends' users train, in CI; the others (the wirings train
+    # alike on every backend: make test-backends) with the extended tests.
+    [s if s == "train_step" else pytest.param(s, marks=pytest.mark.extended) for s in STRATEGIES],
+)
 def test_every_wiring_and_command_on_the_backend(tmp_path, backend, strategy):
     if not installed(backend):
         pytest.skip(f"{backend} is not installed (CI installs it for the slow tests)")

@@ -353,6 +353,7 @@ def test_a_damaged_evaluation_is_named_on_the_report_not_hidden(finished, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # test_backends resumes runs across backends in CI
 def test_a_run_from_another_backend_resumes_here_and_says_the_noise_differs(tmp_path):
     pytest.importorskip("torch", reason="the other backend of this test (pip install torch)")
     run = train_tiny(tmp_path / "run", {"model": {"kl_strategy": "train_step"}})

@@ -208,8 +208,10 @@ def test_data_parallel_over_two_forced_jax_devices_trains_as_one_device(tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy, backend", [("mirrored", "tensorflow"),
-                                               ("data_parallel", "jax")])  # fmt: skip
+@pytest.mark.parametrize("strategy, backend", [
+    pytest.param("mirrored", "tensorflow", marks=pytest.mark.extended),  # the JAX one in CI
+    ("data_parallel", "jax"),
+])  # fmt: skip
 def test_every_wiring_and_objective_trains_as_on_one_device(strategy, backend):
     if not installed(backend):
         pytest.skip(f"needs {backend}")
@@ -281,6 +283,7 @@ def test_two_processes_write_one_run_folder_that_matches_one_device(tmp_path, on
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 @needs_jax
 def test_two_processes_train_on_an_image_folder(tmp_path):
     from test_folder import class_folder, config_file
@@ -331,6 +334,7 @@ def test_a_killed_process_stops_the_run_in_one_line_and_it_resumes_exactly(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 @needs_jax
 def test_a_checkpoint_moves_between_one_device_and_two_both_ways(tmp_path, one_device):
     one = one_device["jax"]

@@ -201,7 +201,7 @@ def wait_for_checkpoint(run, process, timeout=120):
 
 @pytest.mark.parametrize(
     ("signal_number", "exit_code"),
-    [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)],
+    [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.extended)],
 )
 @pytest.mark.slow
 def test_sigterm_and_sigint_checkpoint_the_step_and_exit_with_the_resume_command(

@@ -134,6 +134,7 @@ def limit_file_size(size):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # the full disk's test, in CI, takes the same path
 def test_a_file_size_limit_mid_run_stops_with_exit_4_and_the_run_resumes(tmp_path, reference):
     out = tmp_path / "run"
     assert train(out, 1).returncode == 0
