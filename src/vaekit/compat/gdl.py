@@ -215,6 +215,8 @@ class VariationalAutoencoder:
         if self.learning_rate is None:
             raise RuntimeError("compile(learning_rate, r_loss_factor) before training")
         folder = Path(folder)
+        if initial_epoch == 0:  # before anything is written into it
+            runs.refuse_existing(folder)
         config = self.run_config(data, folder, batch_size, epochs, lr_decay)
         callbacks = [
             BookSamples(self, folder / "images", every, initial_epoch),

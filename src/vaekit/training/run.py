@@ -207,6 +207,12 @@ def train_model(
                     extra_callbacks=callbacks)  # fmt: skip
 
 
+def refuse_existing(path: str | Path) -> None:
+    """Raise a ``VaekitError`` if folder ``path`` holds a run (one that trained), as
+    ``vaekit train --out`` does."""
+    _refuse_existing(RunFolder(Path(path)))
+
+
 def _save_config(config: Config, run: RunFolder) -> None:
     """Write ``config.yaml``, without the settings of one process of a spread run (its id, the
     others' count and address: a resume gives them again)."""
