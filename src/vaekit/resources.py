@@ -115,8 +115,11 @@ def model_layers(config: ModelConfig, learned_sigma: bool = False) -> list[Layer
                             "model.encoder_dense_units"))  # fmt: skip
         width_in = units
     z = config.z_dim
+    labels = sum(config.condition_levels or ()) if config.conditional else 0  # one-hot, joined
+    width_in += labels
     layers.append(Layer("mu, log_var", 2 * (width_in * z + z), 3 * z, "model.z_dim"))
-    layers.append(Layer("decoder_dense", z * features + features, features, "model.z_dim"))
+    layers.append(Layer("decoder_dense", (z + labels) * features + features, features,
+                        "model.z_dim"))  # fmt: skip
     convs = list(zip(config.decoder_conv_t_filters, config.decoder_conv_t_kernel_size,
                      config.decoder_conv_t_strides, strict=True))  # fmt: skip
     for i, (filters, kernel, stride) in enumerate(convs):
@@ -148,6 +151,10 @@ def training_memory(
     decoder = sum(layer.outputs for layer in layers[split:]) + 2 * image  # the loss's terms
     per_image = encoder + iw_samples * decoder
     activations = batch_size * per_image * FLOAT_BYTES * ACTIVATION_COPIES
+    if config.prior == "vamp":  # the pseudo-inputs: parameters, and an encoder pass each step
+        count = config.pseudo_inputs
+        layers = [*layers, Layer("pseudo_inputs", count * image, 0, "model.pseudo_inputs")]
+        activations += count * encoder * FLOAT_BYTES * ACTIVATION_COPIES
     return _estimate(layers, TRAINING_COPIES, activations, batch_setting)
 
 
