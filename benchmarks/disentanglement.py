@@ -4,11 +4,13 @@ Run from the repository root:
 
     python -m benchmarks.disentanglement --runs runs/shapes --train   # train, score, then table
     python -m benchmarks.disentanglement --runs runs/shapes           # the table of what is there
+    python -m benchmarks.disentanglement --runs runs/shapes3 --train --epochs 3 --threads 1
 
 ``--train`` runs, for each model and seed not yet done, ``vaekit train --config
 configs/shapes_MODEL.yaml --set train.seed=SEED --out RUNS/MODEL-sSEED`` and ``vaekit evaluate
 RUNS/MODEL-sSEED --disentanglement`` (disentanglement_lib's sample counts, seed 0), each a
-process of its own; ``--threads 1`` runs them on one core. The table reads each run's
+process of its own; ``--threads 1`` runs them on one core, ``--epochs N`` sets train.epochs (the
+configs' own is 10). The table reads each run's
 ``metrics.csv`` (the last epoch's validation negative ELBO: the test images, in nats) and
 ``disentanglement.json``, and prints, per model, the mean and the sample standard deviation over
 its seeds of the test negative ELBO, MIG, the DCI scores, the FactorVAE score and SAP, then each
@@ -44,7 +46,7 @@ SCORES = (
 )
 
 
-def train(runs: Path, models, seeds, threads: int | None) -> None:
+def train(runs: Path, models, seeds, threads: int | None, epochs: int | None) -> None:
     """Train and score every model and seed whose run folder holds no scores yet."""
     for name in models:
         config, extra = MODELS[name]
@@ -53,6 +55,8 @@ def train(runs: Path, models, seeds, threads: int | None) -> None:
             sets = [f"train.seed={seed}", *extra]
             if threads:
                 sets.append(f"train.threads={threads}")
+            if epochs:
+                sets.append(f"train.epochs={epochs}")
             if not (out / "model.keras").exists():
                 arguments = ["train", "--config", str(ROOT / config), "--out", str(out), "--quiet"]
                 subprocess.run([VAEKIT, *arguments, *[f"--set={s}" for s in sets]], check=True)
@@ -76,12 +80,12 @@ def _spread(values: list[float], digits: int) -> str:
 
 def table(runs: Path, models, seeds) -> str:
     """The Markdown table of the runs' scores (see the module docstring)."""
-    head = ["model", "seeds", "test negative ELBO", *(label for _, label in SCORES)]
+    head = ["model", "seeds", "epochs", "test negative ELBO", *(label for _, label in SCORES)]
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     per_factor, missing = [], []
     for name in models:
         values: dict[str, list[float]] = {key: [] for key, _ in SCORES}
-        nelbo, factors, found = [], {}, []
+        nelbo, factors, found, epochs = [], {}, [], set()
         for seed in seeds:
             run = runs / f"{name}-s{seed}"
             scores_file = run / "disentanglement.json"
@@ -92,10 +96,13 @@ def table(runs: Path, models, seeds) -> str:
             scores = json.loads(scores_file.read_text())
             for key, _ in SCORES:
                 values[key].append(scores["summary"][key])
-            nelbo.append(float(_last_row(run / "metrics.csv")["val_nelbo"]))
+            last = _last_row(run / "metrics.csv")
+            nelbo.append(float(last["val_nelbo"]))
+            epochs.add(last["epoch"])
             for factor, mig in zip(scores["factors"], scores["mig"]["per_factor"], strict=True):
                 factors.setdefault(factor, []).append(mig)
-        cells = [name, ", ".join(map(str, found)) or "—", _spread(nelbo, 1)]
+        cells = [name, ", ".join(map(str, found)) or "—", ", ".join(sorted(epochs)) or "—"]
+        cells.append(_spread(nelbo, 1))
         cells += [_spread(values[key], 3) for key, _ in SCORES]
         lines.append("| " + " | ".join(cells) + " |")
         if factors:
@@ -117,6 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated train.seed values")
     parser.add_argument("--train", action="store_true", help="train and score what is missing")
     parser.add_argument("--threads", type=int, help="train.threads for each run")
+    parser.add_argument("--epochs", type=int, help="train.epochs for each run (default: config's)")
     args = parser.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in MODELS]
@@ -124,7 +132,7 @@ def main(argv=None) -> int:
         parser.error(f"--models: unknown {', '.join(unknown)}; known: {', '.join(MODELS)}")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     if args.train:
-        train(args.runs, models, seeds, args.threads)
+        train(args.runs, models, seeds, args.threads, args.epochs)
     print(table(args.runs, models, seeds))
     return 0
 

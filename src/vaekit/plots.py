@@ -229,7 +229,11 @@ def plot_class_samples(
 
 
 def plot_manifold(
-    decode: Callable[[np.ndarray], np.ndarray], path, n: int = 15, span: float = 3.0
+    decode: Callable[[np.ndarray], np.ndarray],
+    path,
+    n: int = 15,
+    span: float = 3.0,
+    note: str = "",
 ) -> Figure:
     """Decode the ``latent_grid(n, span)`` in one batched call and tile the images (z_dim = 2).
 
@@ -237,6 +241,7 @@ def plot_manifold(
         decode: maps ``(n*n, 2)`` latent points to ``(n*n, H, W, C)`` images in ``[0, 1]``,
             e.g. ``lambda z: decoder.predict(z, verbose=0)``; it is called exactly once.
         n: images per side; span: the grid covers ``[-span, span]^2`` (see ``latent_grid``).
+        note: appended to the title, e.g. what label a conditional model decodes the grid with.
 
     >>> fig = plot_manifold(lambda z: np.ones((len(z), 8, 8, 1)) * 0.5, "manifold.png", n=4)
     """
@@ -254,7 +259,7 @@ def plot_manifold(
     ax.tick_params(axis="x", labelrotation=90, labelsize=8)
     ax.tick_params(axis="y", labelsize=8)
     ax.set(xlabel="z[0]", ylabel="z[1]")
-    ax.set_title(f"decoded {n}x{n} grid of z (normal quantiles in [-{span:g}, {span:g}])")
+    ax.set_title(f"decoded {n}x{n} grid of z (normal quantiles in [-{span:g}, {span:g}]){note}")
     return _save(fig, path)
 
 
@@ -266,6 +271,7 @@ def plot_traversals(
     dims: int = 10,
     n: int = 9,
     span: float = 3.0,
+    note: str = "",
 ) -> Figure:
     """Latent traversals: each latent dimension swept over ``[-span, span]``, the others fixed.
 
@@ -279,6 +285,7 @@ def plot_traversals(
         base: the latent point the rows start from, shape ``(z_dim,)``.
         kl: the KL of each latent dimension, shape ``(z_dim,)``; orders and labels the rows.
         dims: how many dimensions to show; n: images per row.
+        note: appended to the title, e.g. what label a conditional model decodes with.
 
     >>> decode = lambda z: np.ones((len(z), 8, 8, 1)) * 0.5
     >>> fig = plot_traversals(decode, np.zeros(4), np.array([0.1, 2.0, 0.0, 1.0]), "t.png", n=5)
@@ -300,7 +307,9 @@ def plot_traversals(
     )
     ax.set_xticks(np.arange(n) * width + width / 2 - 0.5, [f"{v:.2g}" for v in values])
     ax.tick_params(labelsize=8)
-    ax.set_title(f"latent traversals: {len(order)} dimensions of highest KL, each over ±{span:g}")
+    ax.set_title(
+        f"latent traversals: {len(order)} dimensions of highest KL, each over ±{span:g}{note}"
+    )
     return _save(fig, path)
 
 

@@ -65,6 +65,8 @@ def write_plots(
     def chosen(indices):
         return None if labels is None else labels[indices]
 
+    # A conditional model's manifold and traversals decode with test image 0's label: say which.
+    as_label = "" if labels is None else f", as {_label_text(vae.config, labels[0], test)}"
     vamp = vae.model.pseudo_inputs is not None
     prior = "the VampPrior" if vamp else "z ~ N(0, I)"
     steps = {  # file name -> how to draw it (None: this run has nothing to draw there)
@@ -93,10 +95,12 @@ def write_plots(
         )
         if vamp
         else None,
-        "manifold.png": (lambda path: plots.plot_manifold(decode_as(0), path))
+        "manifold.png": (lambda path: plots.plot_manifold(decode_as(0), path, note=as_label))
         if vae.config.z_dim == 2
         else None,
-        "traversals.png": (lambda path: plots.plot_traversals(decode_as(0), mu[0], kl, path))
+        "traversals.png": (
+            lambda path: plots.plot_traversals(decode_as(0), mu[0], kl, path, note=as_label)
+        )
         if vae.config.z_dim != 2
         else None,
         "kl_per_dimension.png": lambda path: plots.plot_kl_per_dimension(
@@ -209,6 +213,23 @@ def generate(
     title = _title(vae, fixed, names, classes)
     plots.plot_samples(vae.generate(n, seed=seed, labels=labels), out, title=title)
     return out
+
+
+def _label_text(config, row, test) -> str:
+    """One label row in words: "class 7", or "shape=1, scale=3, ..." for a factors model.
+
+    >>> from vaekit.config import ModelConfig
+    >>> _label_text(ModelConfig(conditional=True, condition_levels=[10]), np.array([7]), None)
+    'class 7'
+    >>> factors = ModelConfig(conditional=True, condition="factors", condition_levels=[3, 6])
+    >>> _label_text(factors, np.array([2, 5]), None)
+    '0=2, 1=5'
+    """
+    factors = getattr(test, "factors", None)
+    if config.condition == "factors":
+        names = factors.names if factors else [str(i) for i in range(len(row))]
+        return ", ".join(f"{name}={int(value)}" for name, value in zip(names, row, strict=True))
+    return f"class {int(row[0])}"
 
 
 def _label_names(run: RunFolder, config) -> tuple[list[str] | None, list[str] | None]:
