@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vaekit.report.compare import curve_figures, differing, flatten
+from vaekit.report.compare import curve_figures, differing, flatten, with_defaults
 
 VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"
@@ -99,3 +99,14 @@ def test_flatten_and_differing():
     assert configs[0] == {"m.a": "1", "m.b": "[1, 2]"}
     assert differing(configs) == ["m.b"]
     assert differing([{"x": "1"}, {}]) == ["x"]  # a setting one run lacks differs
+
+
+def test_a_setting_an_older_run_lacks_compares_as_its_default():
+    """A run from before model.prior existed loads with prior normal: it differs from a VampPrior
+    run, not from a run that wrote prior: normal."""
+    old, filled = with_defaults({"model.z_dim": "2"})
+    assert "model.prior" in filled and "model.z_dim" not in filled
+    normal, _ = with_defaults({"model.z_dim": "2", "model.prior": "normal"})
+    vamp, _ = with_defaults({"model.z_dim": "2", "model.prior": "vamp"})
+    assert differing([old, normal]) == []
+    assert differing([old, vamp]) == ["model.prior"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from matplotlib.figure import Figure
 
-from vaekit.config import read_config_file
+from vaekit.config import Config, read_config_file
 from vaekit.errors import VaekitError, plural
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report import PLOT_NAME, SCORES_FILE, read_evaluation, read_scores
@@ -66,6 +66,19 @@ def differing(configs: list[dict[str, str]]) -> list[str]:
     return [key for key in keys if len({config.get(key) for config in configs}) > 1]
 
 
+def with_defaults(config: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    """A flattened config with every setting it lacks (a run from before that setting existed)
+    given this version's default, which is what loading the run gives it; and the keys filled.
+
+    >>> values, filled = with_defaults({"model.z_dim": "3"})
+    >>> values["model.z_dim"], values["model.prior"], "model.prior" in filled
+    ('3', 'normal', True)
+    """
+    defaults = flatten(Config().to_dict())
+    filled = {key for key in defaults if key not in config}
+    return {**config, **{key: defaults[key] for key in filled}}, filled
+
+
 def compare_runs(run_dirs, out) -> Path:
     """Write the comparison page of ``run_dirs`` to ``out``; returns its path.
 
@@ -83,12 +96,14 @@ def compare_runs(run_dirs, out) -> Path:
     if out is not None:
         check_output_file(out, "--out", (".html", ".htm"))
     names = _names(runs)
-    configs = [flatten(_read_config(run / "config.yaml")) for run in runs]
+    configs, filled = zip(
+        *(with_defaults(flatten(_read_config(run / "config.yaml"))) for run in runs), strict=True
+    )
     metrics = [read_metrics(run / "metrics.csv") for run in runs]
     evaluations = [read_evaluation(run / "evaluation.json") for run in runs]
     scores = [read_scores(run / SCORES_FILE) for run in runs]
     sections = [
-        ("Configuration", _config_table(names, configs)),
+        ("Configuration", _config_table(names, list(configs), list(filled))),
         ("Curves", _curves(names, metrics)),
         ("Final figures", _final_table(names, metrics, evaluations)),
         *(
@@ -134,14 +149,23 @@ def _read_config(path: Path) -> dict:
     return values
 
 
-def _config_table(names: list[str], configs: list[dict[str, str]]) -> str:
+def _config_table(names: list[str], configs: list[dict[str, str]], filled: list[set[str]]) -> str:
+    """The settings that differ, then the shared ones folded; a setting a run's config.yaml lacks
+    shows this version's default, marked "(default)", or "—" where no setting has that name."""
     differ = differing(configs)
     same = [key for key in dict.fromkeys(k for c in configs for k in c) if key not in differ]
+
+    def cell(config, defaulted, key):
+        value = html.escape(config.get(key, "—"))
+        return value + (' <span class="note">(default)</span>' if key in defaulted else "")
 
     def rows(keys, css):
         return "".join(
             f'<tr class="{css}"><th>{html.escape(key)}</th>'
-            + "".join(f"<td>{html.escape(config.get(key, '—'))}</td>" for config in configs)
+            + "".join(
+                f"<td>{cell(config, defaulted, key)}</td>"
+                for config, defaulted in zip(configs, filled, strict=True)
+            )
             + "</tr>"
             for key in keys
         )
