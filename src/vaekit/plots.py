@@ -408,7 +408,11 @@ def active_units(mu: np.ndarray, threshold: float = 0.01) -> int:
 
 
 def plot_kl_per_dimension(
-    kl: np.ndarray, path, variance: np.ndarray | None = None, threshold: float = 0.01
+    kl: np.ndarray,
+    path,
+    variance: np.ndarray | None = None,
+    threshold: float = 0.01,
+    kl_note: str = "",
 ) -> Figure:
     """Bar chart of the mean KL (nats) of each latent dimension; inactive dimensions in grey.
 
@@ -424,6 +428,8 @@ def plot_kl_per_dimension(
         variance: ``(z_dim,)`` the variance of each dimension's posterior mean, e.g.
             ``mu.var(axis=0)``, or None.
         threshold: where a dimension starts counting as active (variance, or nats of KL).
+        kl_note: appended to the caption's "the dimension's mean KL", e.g. what the KL is from
+            where the model's prior is not the standard normal.
 
     >>> fig = plot_kl_per_dimension(np.array([2.0, 0.001, 0.5, 0.0]), "kl.png")
     >>> fig.axes[0].get_title()
@@ -463,7 +469,8 @@ def plot_kl_per_dimension(
     ax.set_title(f"{int(used.sum())} of {z_dim} latent dimensions active")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside, not over bars
     source = " (Burda et al. 2015)" if variance is not None else ""
-    fig.supxlabel(f"active: {rule}{source}; bar height: the dimension's mean KL", fontsize=8)
+    caption = f"active: {rule}{source}; bar height: the dimension's mean KL{kl_note}"
+    fig.supxlabel(caption, fontsize=8)
     return _save(fig, path)
 
 

@@ -104,7 +104,11 @@ def write_plots(
         if vae.config.z_dim != 2
         else None,
         "kl_per_dimension.png": lambda path: plots.plot_kl_per_dimension(
-            kl, path, variance=mu.var(axis=0)
+            kl,
+            path,
+            variance=mu.var(axis=0),
+            # A mixture has no KL per dimension: the bars are the KL from N(0, I), and say so.
+            kl_note=" from N(0, I), not from the VampPrior" if vamp else "",
         ),
         "interpolations.png": (
             lambda path: plots.plot_interpolations(
