@@ -469,7 +469,9 @@ def plot_kl_per_dimension(
     ax.set_title(f"{int(used.sum())} of {z_dim} latent dimensions active")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside, not over bars
     source = " (Burda et al. 2015)" if variance is not None else ""
-    caption = f"active: {rule}{source}; bar height: the dimension's mean KL{kl_note}"
+    caption = f"active: {rule}{source}; bar height: the dimension's mean KL"
+    if kl_note:  # a line of its own: the figure is narrow for a long caption
+        caption += f"\n(the KL{kl_note})"
     fig.supxlabel(caption, fontsize=8)
     return _save(fig, path)
 
