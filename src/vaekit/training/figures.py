@@ -66,7 +66,12 @@ def write_plots(
         return None if labels is None else labels[indices]
 
     # A conditional model's manifold and traversals decode with test image 0's label: say which.
-    as_label = "" if labels is None else f", as {_label_text(vae.config, labels[0], test)}"
+    if labels is not None:
+        label_0 = {column: int(value) for column, value in enumerate(labels[0])}
+        names = test.factors.names if getattr(test, "factors", None) else None
+        as_label = f", as {_label_text(vae.config, label_0, names, classes)}"
+    else:
+        as_label = ""
     vamp = vae.model.pseudo_inputs is not None
     prior = "the VampPrior" if vamp else "z ~ N(0, I)"
     steps = {  # file name -> how to draw it (None: this run has nothing to draw there)
@@ -219,23 +224,6 @@ def generate(
     return out
 
 
-def _label_text(config, row, test) -> str:
-    """One label row in words: "class 7", or "shape=1, scale=3, ..." for a factors model.
-
-    >>> from vaekit.config import ModelConfig
-    >>> _label_text(ModelConfig(conditional=True, condition_levels=[10]), np.array([7]), None)
-    'class 7'
-    >>> factors = ModelConfig(conditional=True, condition="factors", condition_levels=[3, 6])
-    >>> _label_text(factors, np.array([2, 5]), None)
-    '0=2, 1=5'
-    """
-    factors = getattr(test, "factors", None)
-    if config.condition == "factors":
-        names = factors.names if factors else [str(i) for i in range(len(row))]
-        return ", ".join(f"{name}={int(value)}" for name, value in zip(names, row, strict=True))
-    return f"class {int(row[0])}"
-
-
 def _label_names(run: RunFolder, config) -> tuple[list[str] | None, list[str] | None]:
     """``(factor names, class names)`` of a run's data set, as ``--label`` may name them (read
     without loading any image: the named sources' lists, a folder's manifest)."""
@@ -250,16 +238,27 @@ def _label_names(run: RunFolder, config) -> tuple[list[str] | None, list[str] | 
     return names, classes
 
 
+def _label_text(config, fixed: dict, names, classes) -> str:
+    """The label columns ``fixed`` ({column: value}) in words: "class 3 (cat)", or
+    "shape=1, scale=3" for a factors model (column numbers where ``names`` is None).
+
+    >>> from vaekit.config import ModelConfig
+    >>> _label_text(ModelConfig(conditional=True, condition_levels=[10]), {0: 7}, None, None)
+    'class 7'
+    >>> factors = ModelConfig(conditional=True, condition="factors", condition_levels=[3, 6])
+    >>> _label_text(factors, {0: 2, 1: 5}, ["shape", "scale"], None)
+    'shape=2, scale=5'
+    """
+    if config.condition == "class":
+        value = fixed[0]
+        return f"class {value}" + (f" ({classes[value]})" if classes else "")
+    return ", ".join(
+        f"{names[column] if names else column}={value}" for column, value in sorted(fixed.items())
+    )
+
+
 def _title(vae, fixed: dict, names, classes) -> str:
     prior = "the VampPrior" if vae.model.pseudo_inputs is not None else "z ~ N(0, I)"
     if not fixed:
         return f"samples decoded from {prior}"
-    if vae.config.condition == "class":
-        value = fixed[0]
-        shown = f"class {value}" + (f" ({classes[value]})" if classes else "")
-    else:
-        shown = ", ".join(
-            f"{names[column] if names else column}={value}"
-            for column, value in sorted(fixed.items())
-        )
-    return f"{shown}: samples decoded from {prior}"
+    return f"{_label_text(vae.config, fixed, names, classes)}: samples decoded from {prior}"
