@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaekit-installed
 
-.PHONY: setup demo test test-slow test-extended test-backends test-wheel test-no-tensorflow lint bench clean
+.PHONY: setup demo test test-slow test-extended test-backends test-environments test-wheel \
+	test-no-tensorflow lint bench clean
 
 setup: $(STAMP)
 
@@ -49,41 +50,58 @@ test-backends: setup
 		KERAS_BACKEND=$$backend $(PYTEST) tests/test_docs.py -k "docstring and backends"; \
 	done
 
-# vaekit where only JAX or only PyTorch is installed (no TensorFlow), as on a GPU machine: the
-# built wheel with one backend, in a new virtual environment, run from outside the source tree.
+# The built wheel, installed (not editable) into three new virtual environments with one backend
+# each (venv-tensorflow, venv-jax, venv-torch: a folder named jax beside the tests would be
+# imported as jax), run from a folder outside the source tree: an editable install hides missing package data
+# and import-order faults, and an environment with all three backends hides an import that only
+# the writer's backend satisfies.
+# - TensorFlow only: the console-script tests (tests/test_console.py; its slow ones run in
+#   test-slow, on the editable install);
+# - JAX only, PyTorch only, as on a GPU machine: tests/test_without_tensorflow.py;
+# - across them: each trains a run, then evaluates and resumes the two runs the others wrote
+#   (tests/test_across_environments.py);
+# - with its backend uninstalled, `vaekit info` in the JAX and PyTorch ones says so in one line.
 # PYTORCH names the torch requirement (CI: torch==2.13.0, the CPU wheel on disk).
 PYTORCH ?= torch
-test-no-tensorflow: setup
+ENVIRONMENTS := tensorflow jax torch
+test-environments: setup
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
-	set -e; wheel=$$(ls $(CURDIR)/dist/vaekit-*.whl); \
+	set -e; wheel=$$(ls $(CURDIR)/dist/vaekit-*.whl); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp tests/test_console.py tests/test_without_tensorflow.py tests/test_across_environments.py \
+		configs/mnist_seed.yaml "$$tmp/"; \
+	for backend in $(ENVIRONMENTS); do \
+		case $$backend in \
+			tensorflow) spec="$$wheel[tensorflow,test]";; \
+			jax) spec="$$wheel[jax] pytest";; \
+			torch) spec="$$wheel $(PYTORCH) pytest";; \
+		esac; \
+		$(PYTHON) -m venv "$$tmp/venv-$$backend"; \
+		"$$tmp/venv-$$backend/bin/python" -m pip install --quiet $$spec; \
+	done; \
+	cd "$$tmp"; pytest="-m pytest -q -p no:cacheprovider"; \
+	KERAS_BACKEND=tensorflow VAEKIT_TEST_INSTALLED=1 venv-tensorflow/bin/python $$pytest -n 2 \
+		-m "not slow" -W ignore::pytest.PytestUnknownMarkWarning test_console.py; \
 	for backend in jax torch; do \
-		tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-		$(PYTHON) -m venv "$$tmp/venv"; \
-		if [ $$backend = jax ]; then spec="$$wheel[jax]"; else spec="$$wheel $(PYTORCH)"; fi; \
-		"$$tmp/venv/bin/python" -m pip install --quiet $$spec pytest; \
-		cp tests/test_without_tensorflow.py configs/mnist_seed.yaml "$$tmp/"; \
-		(cd "$$tmp" && KERAS_BACKEND=$$backend VAEKIT_TEST_WITHOUT_TENSORFLOW=1 \
-			venv/bin/python -m pytest -q -p no:cacheprovider test_without_tensorflow.py); \
-		"$$tmp/venv/bin/python" -m pip uninstall --quiet -y $$backend $$([ $$backend = jax ] && echo jaxlib); \
-		said=$$(cd "$$tmp" && env -u KERAS_BACKEND venv/bin/vaekit info 2>&1 || echo "exit $$?"); \
+		KERAS_BACKEND=$$backend VAEKIT_TEST_WITHOUT_TENSORFLOW=1 \
+			venv-$$backend/bin/python $$pytest test_without_tensorflow.py; \
+	done; \
+	for step in "only or write" "only or read"; do \
+		for backend in $(ENVIRONMENTS); do \
+			KERAS_BACKEND=$$backend VAEKIT_ACROSS_RUNS="$$tmp/runs" \
+				venv-$$backend/bin/python $$pytest -k "$$step" test_across_environments.py; \
+		done; \
+	done; \
+	for backend in jax torch; do \
+		venv-$$backend/bin/python -m pip uninstall --quiet -y $$backend \
+			$$([ $$backend = jax ] && echo jaxlib); \
+		said=$$(env -u KERAS_BACKEND venv-$$backend/bin/vaekit info 2>&1 || echo "exit $$?"); \
 		echo "with no backend: $$said"; \
 		case "$$said" in "vaekit: error: no Keras backend is installed"*"exit 2") ;; *) exit 1;; esac; \
-		rm -rf "$$tmp"; \
 	done
 
-# The console-script tests against the built wheel, installed (not editable) into a new virtual
-# environment and run from a folder outside the source tree: an editable install hides missing
-# package data and import-order faults. Its slow tests run in test-slow, on the editable install.
-test-wheel: setup
-	rm -rf dist
-	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
-	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(PYTHON) -m venv "$$tmp/venv"; \
-	"$$tmp/venv/bin/python" -m pip install --quiet "$$(ls $(CURDIR)/dist/vaekit-*.whl)[tensorflow,test]"; \
-	cp tests/test_console.py "$$tmp/"; \
-	cd "$$tmp" && VAEKIT_TEST_INSTALLED=1 venv/bin/python -m pytest -q -p no:cacheprovider \
-		-n 2 -m "not slow" -W ignore::pytest.PytestUnknownMarkWarning test_console.py
+# Its parts have no targets of their own any more: the three environments are built once.
+test-wheel test-no-tensorflow: test-environments
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -4,7 +4,7 @@ Each command runs in its own process on a run folder another process wrote, so n
 an earlier command imported can hide a fault (a class registered only by the training path once
 made every saved model unloadable in a new process). This module needs nothing but an installed
 vaekit (the console script beside the Python that runs the tests): CI also runs it from a wheel
-installed outside the source tree (``make test-wheel``).
+installed outside the source tree (``make test-environments``).
 """
 
 import csv
@@ -85,7 +85,7 @@ def is_png(path: Path) -> bool:
 
 def test_the_console_script_is_the_installed_one():
     assert Path(VAEKIT).is_file(), f"no console script beside {sys.executable}"
-    if os.environ.get("VAEKIT_TEST_INSTALLED"):  # set by `make test-wheel`
+    if os.environ.get("VAEKIT_TEST_INSTALLED"):  # set by `make test-environments`
         import vaekit
 
         assert "site-packages" in Path(vaekit.__file__).parts, vaekit.__file__

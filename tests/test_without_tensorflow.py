@@ -1,6 +1,6 @@
 """vaekit where only JAX or only PyTorch is installed, as on a GPU machine: no TensorFlow at all.
 
-``make test-no-tensorflow`` installs the built wheel with one backend's extra into a new virtual
+``make test-environments`` installs the built wheel with one backend's extra into a new virtual
 environment (``vaekit[jax]``, or ``vaekit`` and PyTorch) and runs this file there, from outside the
 source tree. Elsewhere it is skipped: TensorFlow is installed in the development environment.
 """
@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("VAEKIT_TEST_WITHOUT_TENSORFLOW") != "1",
-    reason="runs in the environment make test-no-tensorflow builds",
+    reason="runs in the environments make test-environments builds",
 )
 VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 BACKEND = os.environ.get("KERAS_BACKEND", "")

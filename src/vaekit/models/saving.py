@@ -53,6 +53,16 @@ def read_model_header(path: str | Path) -> dict:
     return header
 
 
+# A model compiled on PyTorch records its optimizer under a module of Keras's PyTorch backend
+# (``keras.src.backend.torch.optimizers.torch_adam``), which cannot be imported where PyTorch is
+# not installed. Keras's optimizers by their registered names ("Adam") resolve it on any backend
+# (on PyTorch, ``keras.optimizers.Adam`` builds Keras's PyTorch Adam again).
+PORTABLE_OPTIMIZERS = {
+    name: value
+    for name, value in vars(keras.optimizers).items()
+    if isinstance(value, type) and issubclass(value, keras.optimizers.Optimizer)
+}
+
 # Errors of a write, which loading does when Keras unpacks an archive: the file is not to blame.
 NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
 
@@ -66,7 +76,9 @@ def load_model(path: str | Path, compile: bool = True):
     """
     read_model_header(path)
     try:
-        model = keras.saving.load_model(path, compile=compile)
+        model = keras.saving.load_model(
+            path, custom_objects=PORTABLE_OPTIMIZERS, compile=compile
+        )
     except OSError as error:
         if error.errno in NO_ROOM:  # a full disk, not a damaged file
             raise StorageError(
