@@ -542,6 +542,11 @@ def _check_divergence(model, train) -> None:
         raise ConfigError(f"{name}: needs train.loss_convention elbo (the terms are in nats)")
     if train.free_bits > 0 or train.iw_samples > 1:
         raise ConfigError(f"{name}: train.free_bits and train.iw_samples apply to divergence kl")
+    if train.divergence == "beta_tc" and model.z_dim == 1:
+        raise ConfigError(
+            f"{name}: model.z_dim 1 has no total correlation (it is 0 for one latent dimension), "
+            "so train.beta would have no effect; use model.z_dim >= 2, or train.divergence kl"
+        )
     if train.divergence == "mmd" and model.kl_strategy == "layer":
         raise ConfigError(
             f"{name}: model.kl_strategy layer cannot carry it (the encoder's KL layer sees no "

@@ -26,6 +26,9 @@ Example:
     ('encoder_conv_2', 'model.encoder_conv_filters')
     >>> training_memory(ModelConfig(z_dim=100_000), batch_size=128).dominant()
     "model.z_dim (mu, log_var holds 1,254,600,000 of the model's 1,881,991,489 weights, ...)"
+    >>> vamp = ModelConfig(prior="vamp", pseudo_inputs=10_000_000, kl_strategy="add_loss")
+    >>> training_memory(vamp, batch_size=128).dominant()
+    'model.pseudo_inputs (the 10,000,000 pseudo-inputs take 3592.82 GB: their weights ...)'
 
 """
 
@@ -74,7 +77,9 @@ class Layer:
 @dataclass(frozen=True)
 class Estimate:
     """Bytes a command needs, and why: ``parameters`` of the model, ``weights_bytes`` for them and
-    their optimizer copies, ``activation_bytes`` for one batch, ``total`` with the overhead."""
+    their optimizer copies, ``activation_bytes`` for one batch (and ``other_activations``, what
+    of them a setting other than the batch's sizes: ``(setting, bytes)``), ``total`` with the
+    overhead. ``layers`` and ``copies`` (of each weight) say which setting sizes which weights."""
 
     parameters: int
     weights_bytes: int
@@ -82,17 +87,57 @@ class Estimate:
     total: int
     largest: Layer
     batch_setting: str
+    layers: tuple[Layer, ...] = ()
+    copies: int = 1
+    other_activations: tuple[tuple[str, int], ...] = ()
+
+    def shares(self) -> dict[str, int]:
+        """Bytes by the setting that sizes them: weights by their layers' settings, the batch's
+        activations by ``batch_setting``."""
+        shares: dict[str, int] = {}
+        for layer in self.layers or (self.largest,):
+            shares[layer.setting] = (
+                shares.get(layer.setting, 0) + layer.parameters * FLOAT_BYTES * self.copies
+            )
+        others = sum(count for _, count in self.other_activations)
+        shares[self.batch_setting] = (
+            shares.get(self.batch_setting, 0) + self.activation_bytes - others
+        )
+        for setting, count in self.other_activations:
+            shares[setting] = shares.get(setting, 0) + count
+        return shares
+
+    def weights_setting(self) -> str:
+        """The setting that sizes most of the model's weights."""
+        counts: dict[str, int] = {}
+        for layer in self.layers or (self.largest,):
+            counts[layer.setting] = counts.get(layer.setting, 0) + layer.parameters
+        return max(counts, key=counts.get)
+
+    def setting(self) -> str:
+        """The setting whose share of the estimate is largest: the one to lower."""
+        shares = self.shares()
+        return max(shares, key=shares.get)
 
     def dominant(self) -> str:
         """The setting to lower, and why, for a message."""
-        if self.weights_bytes >= self.activation_bytes:
-            layer = self.largest
+        setting, shares = self.setting(), self.shares()
+        if setting == self.batch_setting:
+            return f"{setting} (activations: {format_bytes(shares[setting])})"
+        layers = [layer for layer in self.layers or (self.largest,) if layer.setting == setting]
+        layer = max(layers, key=lambda layer: layer.parameters)
+        activations = sum(count for name, count in self.other_activations if name == setting)
+        if activations:
             return (
-                f"{layer.setting} ({layer.name} holds {layer.parameters:,} of the model's "
-                f"{self.parameters:,} weights, which take {format_bytes(self.weights_bytes)} with "
-                "their gradients, optimizer state and checkpoint copies)"
+                f"{setting} ({layer.name} take {format_bytes(shares[setting])}: their weights "
+                f"with gradients, optimizer state and checkpoint copies, and "
+                f"{format_bytes(activations)} of activations, as every step encodes them)"
             )
-        return f"{self.batch_setting} (activations: {format_bytes(self.activation_bytes)})"
+        return (
+            f"{setting} ({layer.name} holds {layer.parameters:,} of the model's "
+            f"{self.parameters:,} weights, which take {format_bytes(self.weights_bytes)} with "
+            "their gradients, optimizer state and checkpoint copies)"
+        )
 
 
 def model_layers(config: ModelConfig, learned_sigma: bool = False) -> list[Layer]:
@@ -151,11 +196,14 @@ def training_memory(
     decoder = sum(layer.outputs for layer in layers[split:]) + 2 * image  # the loss's terms
     per_image = encoder + iw_samples * decoder
     activations = batch_size * per_image * FLOAT_BYTES * ACTIVATION_COPIES
+    others = ()
     if config.prior == "vamp":  # the pseudo-inputs: parameters, and an encoder pass each step
         count = config.pseudo_inputs
-        layers = [*layers, Layer("pseudo_inputs", count * image, 0, "model.pseudo_inputs")]
-        activations += count * encoder * FLOAT_BYTES * ACTIVATION_COPIES
-    return _estimate(layers, TRAINING_COPIES, activations, batch_setting)
+        name = f"the {count:,} pseudo-inputs"
+        layers = [*layers, Layer(name, count * image, 0, "model.pseudo_inputs")]
+        others = (("model.pseudo_inputs", count * encoder * FLOAT_BYTES * ACTIVATION_COPIES),)
+        activations += others[0][1]
+    return _estimate(layers, TRAINING_COPIES, activations, batch_setting, others)
 
 
 def decoding_memory(config: ModelConfig, points: int, batch_setting: str) -> Estimate:
@@ -164,6 +212,10 @@ def decoding_memory(config: ModelConfig, points: int, batch_setting: str) -> Est
     image, split = math.prod(config.input_dim), _decoder_start(layers)
     # Each layer's output is alive while the next is computed; the images being scored too.
     per_point = 2 * max(layer.outputs for layer in layers[split:]) + 3 * image
+    if config.prior == "vamp":  # loaded with the model, though decoding does not read them
+        count = config.pseudo_inputs
+        layers = [*layers, Layer(f"the {count:,} pseudo-inputs", count * image, 0,
+                                 "model.pseudo_inputs")]  # fmt: skip
     return _estimate(layers, 1, points * per_point * FLOAT_BYTES, batch_setting)
 
 
@@ -171,8 +223,11 @@ def _decoder_start(layers: list[Layer]) -> int:
     return next(i for i, layer in enumerate(layers) if layer.name == "decoder_dense")
 
 
-def _estimate(layers: list[Layer], copies: int, activations: int, batch_setting: str) -> Estimate:
-    """An estimate from the layers, the copies kept of each parameter and the activation bytes."""
+def _estimate(
+    layers: list[Layer], copies: int, activations: int, batch_setting: str, others=()
+) -> Estimate:
+    """An estimate from the layers, the copies kept of each parameter and the activation bytes
+    (``others``: those a setting other than ``batch_setting`` sizes)."""
     parameters = sum(layer.parameters for layer in layers)
     weights = parameters * FLOAT_BYTES * copies
     return Estimate(
@@ -182,6 +237,9 @@ def _estimate(layers: list[Layer], copies: int, activations: int, batch_setting:
         total=weights + activations + OVERHEAD_BYTES,
         largest=max(layers, key=lambda layer: layer.parameters),
         batch_setting=batch_setting,
+        layers=tuple(layers),
+        copies=copies,
+        other_activations=tuple(others),
     )
 
 
@@ -218,17 +276,18 @@ def free_disk(path: str | Path) -> int:
     return shutil.disk_usage(_existing(path)).free
 
 
-def check_disk(path: str | Path, needed: int, setting: str, doing: str) -> None:
+def check_disk(path: str | Path, needed: int, setting: str, doing: str, advice=None) -> None:
     """Raise :class:`~vaekit.errors.ConfigError` naming ``setting`` when the disk that will hold
     ``path`` has fewer than ``needed`` bytes free (a folder that cannot be written at all is left
-    to the writer, whose message says so)."""
+    to the writer, whose message says so). ``advice(free)``, if given, is what would fit, for the
+    message."""
     if not os.access(_existing(path), os.W_OK):
         return
     free = free_disk(path)
     if needed > free:
         raise ConfigError(
             f"{setting}: {doing} needs about {format_bytes(needed)} on the disk of {path}, more "
-            f"than the {format_bytes(free)} free there"
+            f"than the {format_bytes(free)} free there" + (f"; {advice(free)}" if advice else "")
         )
 
 

@@ -24,7 +24,17 @@ adds the KL term today (:mod:`vaekit.models.strategies`), and logs its parts in 
 
 The batch estimates couple the images of a batch, so a divergence other than ``kl`` needs the
 whole batch on one computation (one device, or JAX's ``data_parallel``, which compiles one
-program over all devices), not TensorFlow's per-replica ``mirrored`` losses.
+program over all devices), not TensorFlow's per-replica ``mirrored`` losses. They also need
+batches of :attr:`Divergence.smallest_batch` images, which every batch of an epoch (its last,
+smaller one too) is checked against before training (:mod:`vaekit.training.data`):
+
+- ``mmd``: 2. The unbiased estimate averages the kernel over pairs of distinct codes, dividing
+  by ``B (B - 1)``: with one code it is 0 / 0, a NaN.
+- ``beta_tc``: 2. With one image the sums over the batch hold only ``j = i``, so ``log q(z) =
+  log q(z|x) - log N`` and ``mi = log N``, ``tc = (D - 1) log N`` whatever the codes: constants
+  without a gradient, and ``beta`` weighs nothing. From two images on both depend on how the
+  codes overlap (between ``log N`` and ``log NM`` for the MI). Likewise with ``D = 1`` latent
+  dimension ``tc`` is 0 at any batch, so :mod:`vaekit.config` refuses ``model.z_dim 1``.
 
 Example:
     >>> import numpy as np
@@ -38,6 +48,11 @@ Example:
     0.0
     >>> round(float(parts["mi"]), 4)  # log N: the estimator's bias where the q(z|x) overlap
     1.3863
+    >>> one = beta_tc_parts(mu[:1], log_var[:1], z[:1], dataset_size=4)  # a batch of one image
+    >>> round(float(one["mi"]), 4), round(float(one["tc"]), 4)  # log N and (D - 1) log N
+    (1.3863, 1.3863)
+    >>> DIVERGENCES["mmd"].smallest_batch, DIVERGENCES["beta_tc"].smallest_batch
+    (2, 2)
 """
 
 from __future__ import annotations
@@ -105,6 +120,8 @@ class Divergence:
     part_names: tuple[str, ...]
     reads_sample: bool  # needs the sampled z
     draws_prior: bool  # needs as many draws of the prior as the batch
+    smallest_batch: int = 1  # images a batch needs for the estimate to mean something
+    why: str = ""  # what goes wrong below it, for a message
 
 
 def _kl_term(objective, mu, log_var, z, prior):
@@ -129,6 +146,9 @@ DIVERGENCES = {
         ("mi", "tc", "dwkl"),
         True,
         False,
+        smallest_batch=2,
+        why="with one image its mi and tc are the constants log N and (z_dim - 1) log N, so "
+        "train.beta has no effect",
     ),
     "mmd": Divergence(
         _mmd_term,
@@ -136,6 +156,8 @@ DIVERGENCES = {
         ("mmd",),
         True,
         True,
+        smallest_batch=2,
+        why="the MMD of one code is undefined: its estimate averages over pairs of distinct codes",
     ),
 }
 

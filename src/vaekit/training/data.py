@@ -23,6 +23,7 @@ from vaekit.errors import (
     printable,
 )
 from vaekit.models import conditions
+from vaekit.models.divergences import DIVERGENCES
 from vaekit.training.folder import RunFolder
 
 
@@ -77,6 +78,7 @@ def split_data(config: Config, source: datasets.ImageData, first_step: int = 0) 
     """
     data = config.data
     if config.model.conditional:
+        _check_labelled(config, source)
         levels = conditions.levels_from_data(source.train, source.test, config.model, data.dataset)
         conditions.check_levels(config.model, levels, data.dataset)
         config.model.condition_levels = levels
@@ -119,6 +121,174 @@ def split_data(config: Config, source: datasets.ImageData, first_step: int = 0) 
         if data.binarize == "static":
             train = binarize_static(train, seed, TRAIN_STREAM)
     return Data(train, validation, test, source)
+
+
+def _check_labelled(config: Config, source: datasets.ImageData) -> None:
+    """Refuse a conditional model on a data set that labels one split but not the other: it
+    validates, plots and evaluates on the test images, with their labels."""
+    found = {
+        split: conditions.labels_of(images, config.model) is not None
+        for split, images in (("train", source.train), ("test", source.test))
+    }
+    if all(found.values()) or not any(found.values()):  # none: levels_from_data says so
+        return
+    has, lacks = ("train", "test") if found["train"] else ("test", "train")
+    name = config.data.dataset
+    what = "factors" if config.model.condition == "factors" else "labels"
+    if str(name).lower().endswith(".npz"):
+        raise DataError(
+            f"{name}: has y_{has} but no y_{lacks}; a conditional model (model.conditional true) "
+            f"needs the class of every image, the {lacks} images' too: add y_{lacks} to the .npz "
+            f"(one integer class per x_{lacks} image), or set model.conditional=false"
+        )
+    raise DataError(
+        f"{name}: its {has} images have {what} but its {lacks} images have none; a conditional "
+        f"model (model.conditional true) needs them for every image; set model.conditional=false, "
+        "or use a data set labelled throughout"
+    )
+
+
+def check_batch_size(config: Config) -> None:
+    """Refuse a ``train.batch_size`` below what ``train.divergence`` can use, from the config
+    alone (:func:`split_data` also checks each epoch's last, smaller batch)."""
+    divergence = DIVERGENCES[config.train.divergence]
+    batch = config.train.batch_size
+    if batch < divergence.smallest_batch:
+        raise ConfigError(
+            f"train.batch_size: got {batch}, but train.divergence {config.train.divergence} "
+            f"needs batches of at least {divergence.smallest_batch} images ({divergence.why}); "
+            f"use train.batch_size >= {divergence.smallest_batch}"
+        )
+
+
+def batch_sizes(count: int, batch_size: int) -> set[int]:
+    """The sizes of the batches ``count`` images make: whole ones, and a last, smaller one.
+
+    >>> sorted(batch_sizes(65, 64)), sorted(batch_sizes(10, 64))
+    ([1, 64], [10])
+    """
+    return {min(batch_size, count)} | ({count % batch_size} if count % batch_size else set())
+
+
+def _fits(count: int | None, batch_size: int, smallest: int) -> bool:
+    return count is None or min(batch_sizes(count, batch_size)) >= smallest
+
+
+def _nearest(fits, start: int, low: int, high: int) -> list[int]:
+    """The nearest values below and above ``start`` within [low, high] for which ``fits``."""
+    below = next((v for v in range(start - 1, low - 1, -1) if fits(v)), None)
+    above = next((v for v in range(start + 1, high + 1) if fits(v)), None)
+    return [v for v in (below, above) if v is not None]
+
+
+def _counts(config: Config, source: datasets.ImageData, limit: int | None):
+    """``(training, validation or None)`` image counts :func:`split_data` makes with
+    ``data.limit`` set to ``limit``."""
+    data = config.data
+    train, test = (len(images) for images in (source.train, source.test))
+    if limit is not None:
+        train, test = min(limit, train), min(limit, test)
+    if data.train_on == "train+test":
+        train += test
+    if data.validation == "none":
+        return train, None
+    if data.validation == "test":
+        return train, test
+    held = max(1, round(train * data.validation))
+    return train - held, held
+
+
+def check_batches(config: Config, data: Data, resumed: bool = False) -> None:
+    """Refuse, before training, batches smaller than ``train.divergence`` can use: a
+    ``train.batch_size`` below it, or one that leaves an epoch's last batch (training or
+    validation; the pipeline keeps it) below it, naming the batch sizes and (unless ``resumed``:
+    a resumed run keeps its data) ``data.limit`` values that would do."""
+    check_batch_size(config)
+    source, train = data.source, len(data.train)
+    validation = None if data.validation is None else len(data.validation)
+    divergence = DIVERGENCES[config.train.divergence]
+    smallest, batch = divergence.smallest_batch, config.train.batch_size
+    if _fits(train, batch, smallest) and _fits(validation, batch, smallest):
+        return
+    name = f"train.divergence {config.train.divergence}"
+    need = f"{name} needs batches of at least {smallest} images ({divergence.why})"
+    if validation is not None and validation < smallest:
+        raise ConfigError(
+            f"data.validation: {plural(validation, 'validation image')} (data.validation "
+            f"{config.data.validation}), but {need}; validate on more images, or set "
+            "data.validation=none"
+        )
+    per_execution = config.train.steps_per_execution
+
+    def batch_fits(size: int) -> bool:
+        steps = -(-train // size)
+        return (
+            _fits(train, size, smallest)
+            and _fits(validation, size, smallest)
+            and steps % per_execution == 0
+        )
+
+    what, count = ("training", train)
+    if _fits(train, batch, smallest):
+        what, count = "validation", validation
+    options = []
+    sizes = _nearest(batch_fits, batch, smallest, train)
+    if sizes:
+        options.append(f"train.batch_size {' or '.join(map(str, sizes))}")
+    limit = config.data.limit
+    if limit is not None and not resumed:
+        largest = max(len(source.train), len(source.test))
+
+        def limit_fits(value: int) -> bool:
+            counts = _counts(config, source, value)
+            steps = -(-counts[0] // batch)
+            return (
+                counts[0] >= batch
+                and all(_fits(count, batch, smallest) for count in counts)
+                and steps % per_execution == 0
+            )
+
+        limits = _nearest(limit_fits, min(limit, largest), 1, min(largest, limit + batch))
+        if limits:
+            options.append(f"data.limit {' or '.join(map(str, limits))}")
+    if what == "validation" and config.data.validation != "none" and not resumed:
+        options.append("data.validation none")
+    raise ConfigError(
+        f"train.batch_size: got {batch}, which leaves the {count} {what} images a last batch "
+        f"of {plural(min(batch_sizes(count, batch)), 'image')}, but {need}; use "
+        f"{', or '.join(options)}"
+    )
+
+
+def check_evaluation_batches(config: Config, count: int, batch_size: int, given: bool) -> None:
+    """Refuse batches an evaluation's training loss cannot use: ``count`` images in batches of
+    ``batch_size`` (``given``: by ``--batch-size``, else the run's ``train.batch_size``) whose
+    smallest is below what the run's ``train.divergence`` needs."""
+    divergence = DIVERGENCES[config.train.divergence]
+    smallest = divergence.smallest_batch
+    if _fits(count, batch_size, smallest):
+        return
+    need = (
+        f"this run's train.divergence {config.train.divergence} needs batches of at least "
+        f"{smallest} images for its training loss ({divergence.why})"
+    )
+    if count < smallest:
+        raise ConfigError(
+            f"--limit: {plural(count, 'image')}, but {need}; use --limit >= {smallest}"
+        )
+    shown = f"got {batch_size}" if given else f"{batch_size} (train.batch_size, the default)"
+    if batch_size < smallest:
+        raise ConfigError(f"--batch-size: {shown}, but {need}; use --batch-size >= {smallest}")
+    sizes = _nearest(lambda size: _fits(count, size, smallest), batch_size, smallest, count)
+    counts = _nearest(lambda n: _fits(n, batch_size, smallest), count, smallest, count)
+    options = [f"--batch-size {' or '.join(map(str, sizes))}"]
+    if counts:
+        options.append(f"--limit {counts[0]}")
+    raise ConfigError(
+        f"--batch-size: {shown} leaves the {count} images a last batch of "
+        f"{plural(min(batch_sizes(count, batch_size)), 'image')}, but {need}; use "
+        f"{', or '.join(options)}"
+    )
 
 
 def _concatenate(train: Images, test: Images, name: str) -> Images:

@@ -5,12 +5,14 @@ broken weights, so the last good checkpoint and model stay untouched; put it fir
 The signal stop checkpoints the step just finished, then raises :class:`~vaekit.errors.Interrupted`.
 
 Example:
-    >>> guard = NonFiniteGuard(hint="lower train.learning_rate")
+    >>> guard = NonFiniteGuard("try a lower train.learning_rate", resume="vaekit train --resume R")
     >>> guard.on_epoch_begin(0)
-    >>> guard.on_train_batch_end(4, {"loss": float("nan")})
-    Traceback (most recent call last):
-    ...
-    vaekit.errors.TrainingDiverged: training diverged: loss is nan at epoch 1, step 5; ...
+    >>> try:
+    ...     guard.on_train_batch_end(4, {"loss": float("nan")})
+    ... except TrainingDiverged as error:  # no checkpoint yet: no resume is offered
+    ...     print(error)
+    training diverged: loss is nan at epoch 1, step 5; no checkpoint had been written; try a
+    lower train.learning_rate
 """
 
 from __future__ import annotations
@@ -33,11 +35,22 @@ class NonFiniteGuard(keras.callbacks.Callback):
         last_good: a callable returning the newest checkpoint path (or None), for the message.
         initial_position: ``(epoch, steps)`` where this ``fit`` starts, so steps are counted
             from the epoch's start after a mid-epoch resume.
+        resume: the command that continues from the newest checkpoint, offered only when there
+            is one.
+        nothing_kept: what the message says when no checkpoint had been written.
     """
 
-    def __init__(self, hint: str = "", last_good=lambda: None, initial_position=(0, 0)):
+    def __init__(
+        self,
+        hint: str = "",
+        last_good=lambda: None,
+        initial_position=(0, 0),
+        resume: str = "",
+        nothing_kept: str = "no checkpoint had been written",
+    ):
         super().__init__()
         self.hint, self.last_good, self.initial_position = hint, last_good, initial_position
+        self.resume, self.nothing_kept = resume, nothing_kept
         self.epoch = initial_position[0]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -49,10 +62,13 @@ class NonFiniteGuard(keras.callbacks.Callback):
             return
         offset = self.initial_position[1] if self.epoch == self.initial_position[0] else 0
         kept = self.last_good()
+        parts = [f"nothing was saved after {kept}" if kept else self.nothing_kept, self.hint]
+        if kept and self.resume:  # a resume needs a checkpoint to continue from
+            parts.append(f"continue from it with: {self.resume}")
+        where = f"epoch {self.epoch + 1}, step {offset + batch + 1}"
         raise TrainingDiverged(
-            f"training diverged: loss is {float(loss)} at epoch {self.epoch + 1}, step "
-            f"{offset + batch + 1}; nothing was saved after "
-            f"{kept if kept else 'the start (no checkpoint yet)'}; {self.hint}"
+            f"training diverged: loss is {float(loss)} at {where}; "
+            + "; ".join(part for part in parts if part)
         )
 
 

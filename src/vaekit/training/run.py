@@ -46,6 +46,7 @@ from vaekit.errors import (
     ModelFileError,
     OutOfMemory,
     StorageError,
+    TrainingDiverged,
     VaekitError,
     one_line,
     plural,
@@ -64,7 +65,15 @@ from vaekit.training.checkpoints import (
     read_state,
     training_state,
 )
-from vaekit.training.data import Data, cached, load_data, record_source, split_data
+from vaekit.training.data import (
+    Data,
+    cached,
+    check_batch_size,
+    check_batches,
+    load_data,
+    record_source,
+    split_data,
+)
 from vaekit.training.device import configure
 from vaekit.training.figures import generate, plot, write_plots
 from vaekit.training.folder import RunFolder, default_run_dir, load_run_model, open_run, readable
@@ -146,6 +155,7 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
     if config.train.tensorboard:
         tensorboard.check()
     data = load_data(config, verbose=_bar(verbose) if chief else 0)  # mistakes before writing
+    check_batches(config, data)
     check_training_memory(config)
     if chief:
         check_training_disk(config, run, data)
@@ -159,11 +169,15 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
                 if config.data.cache:  # the other processes read the images themselves
                     data = split_data(config, cached(config, run, data.source))
                 _save_config(config, run)
-            return _fit(vae, config, run, data, verbose=verbose)
+            return _fit(vae, config, run, data, verbose=verbose, new_run=True)
+        except TrainingDiverged:
+            if chief and not list_checkpoints(run.checkpoints):
+                _remove_run_files(run)  # nothing of worth: the same command can run again
+            raise
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            raise OutOfMemory(_out_of_memory(error, run, new_run=True)) from None
+            raise OutOfMemory(_out_of_memory(error, run, config, new_run=True)) from None
 
 
 def train_model(
@@ -196,6 +210,7 @@ def train_model(
     elif initial_epoch == 0:
         _refuse_existing(run)
     data = load_data(config)
+    check_batches(config, data)
     with RunLock(run.path, "vaekit train"):
         if initial_epoch == 0:
             _refuse_existing(run, locked=True)
@@ -221,17 +236,22 @@ def _save_config(config: Config, run: RunFolder) -> None:
     saved.save(run.config)
 
 
-def check_training_memory(config: Config) -> None:
-    """Refuse a model and batch whose estimated memory exceeds what is free (unless
-    ``train.check_memory`` is false): one line naming the setting, before anything is built."""
-    if not config.train.check_memory:
-        return
-    estimate = resources.training_memory(
+def _training_estimate(config: Config) -> resources.Estimate:
+    return resources.training_memory(
         config.model,
         config.train.batch_size,
         iw_samples=config.train.iw_samples,
         learned_sigma=Objective.from_config(config).learned_sigma,
     )
+
+
+def check_training_memory(config: Config) -> None:
+    """Refuse a model and batch whose estimated memory exceeds what is free (unless
+    ``train.check_memory`` is false): one line naming the setting that dominates the estimate,
+    before anything is built."""
+    if not config.train.check_memory:
+        return
+    estimate = _training_estimate(config)
     resources.check_fits(estimate, "training", "set train.check_memory=false to try anyway")
 
 
@@ -240,16 +260,27 @@ def check_training_disk(config: Config, run: RunFolder, data: Data) -> None:
     the next is written, and model.keras) or image cache (``data.cache``) cannot fit on its
     disk."""
     train = config.train
-    parameters = resources.training_memory(config.model, 1).parameters
+    estimate = resources.training_memory(config.model, 1)
     steps = -(-len(data.train) // train.batch_size)
     per_epoch = 1 + (steps // train.checkpoint_every_steps if train.checkpoint_every_steps else 0)
     kept = min(train.keep_checkpoints, train.epochs * per_epoch)
-    size = resources.checkpoint_bytes(parameters)
+    size = resources.checkpoint_bytes(estimate.parameters)
+    shown = resources.format_bytes(size)
+    if 3 * size > resources.free_disk(run.path):  # not even one (and model.keras): the model
+        setting = estimate.weights_setting()
+        resources.check_disk(
+            run.path,
+            3 * size,
+            setting,
+            f"a checkpoint, the next one while it is written, and model.keras, of {shown} each "
+            f"({estimate.parameters:,} weights, the largest share sized by {setting}),",
+        )
     resources.check_disk(
         run.path,
         (kept + 2) * size,
         "train.keep_checkpoints",
-        f"keeping {plural(kept, 'checkpoint')} (and model.keras) of {resources.format_bytes(size)}",
+        f"keeping {plural(kept, 'checkpoint')} (and model.keras) of {shown}",
+        advice=lambda free: f"use train.keep_checkpoints={max(1, free // size - 2)}",
     )
     if config.data.cache and isinstance(data.source.train, FileImages):
         images = len(data.source.train) + len(data.source.test)
@@ -261,16 +292,31 @@ def check_training_disk(config: Config, run: RunFolder, data: Data) -> None:
         )
 
 
-def _out_of_memory(error: BaseException, run: RunFolder, new_run: bool) -> str:
+def _out_of_memory(error: BaseException, run: RunFolder, config: Config, new_run: bool) -> str:
     """The message of a real out-of-memory error in training; a new run that had not written a
     checkpoint yet is removed, so the same command can run again with a smaller setting."""
     detail = one_line(error) if str(error) else type(error).__name__
     detail = detail.split(" and type ")[0][:160]  # TensorFlow's message goes on for a while
+    # What the memory goes to, largest first by the estimate: the settings to lower.
+    settings = ["train.batch_size"]
+    if config.train.iw_samples > 1:
+        settings.append("train.iw_samples")
+    if config.model.prior == "vamp":
+        settings.append("model.pseudo_inputs")
+    largest = _training_estimate(config).setting()
+    if largest in settings:
+        settings.remove(largest)
+        settings.insert(0, largest)
     newest = (list_checkpoints(run.checkpoints) or [None])[-1]
-    if newest is not None:
+    if newest is not None and largest == "train.batch_size":
         kept = (
             f"the newest checkpoint is {newest}; continue with a smaller batch: vaekit train "
             f"--resume {run.path} --set train.batch_size=N"
+        )
+    elif newest is not None:
+        kept = (
+            f"the newest checkpoint is {newest}; a resumed run keeps {largest}, so train a new "
+            "run with a smaller one"
         )
     elif new_run:
         _remove_run_files(run)
@@ -278,9 +324,30 @@ def _out_of_memory(error: BaseException, run: RunFolder, new_run: bool) -> str:
     else:
         kept = "no checkpoint had been written"
     return (
-        f"out of memory while training ({detail}); lower train.batch_size or the model's size "
-        f"(model.z_dim, the filters, model.input_dim); {kept}"
+        f"out of memory while training ({detail}); lower {', '.join(settings)} or the model's "
+        f"size (model.z_dim, the filters, model.input_dim); {kept}"
     )
+
+
+def _diverged_hint(config: Config) -> str:
+    """What to try after a NaN or infinite loss: the settings of this run that can make one
+    (the KL weight that its loss convention uses, not the other), and no others."""
+    train, model = config.train, config.model
+    new_run = []
+    if train.precision == "mixed_float16":
+        new_run.append("train.precision mixed_bfloat16 or float32 (float16 overflows past 65504)")
+    if model.likelihood == "gaussian" and model.gaussian_sigma == "learned":
+        new_run.append("a fixed model.gaussian_sigma (a learned sigma can shrink to 0)")
+    if train.loss_convention == "reference":
+        weight, value = "model.kl_factor", model.kl_factor
+    else:
+        weight, value = "train.beta", train.beta
+    if value > 0:
+        new_run.append(f"a lower {weight} (now {value:g})")
+    if train.divergence == "mmd" and train.mmd_weight > 0:
+        new_run.append(f"a lower train.mmd_weight (now {train.mmd_weight:g})")
+    hint = f"try a lower train.learning_rate (now {train.learning_rate:g})"
+    return hint + (f", or, in a new run, {' or '.join(new_run)}" if new_run else "")
 
 
 # What a run writes into its folder; removed when a new run fails before its first checkpoint.
@@ -344,6 +411,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     config = Config.load(run.config, overrides)
     check_resume_overrides(saved, config)
     check_steps_per_call(config.train.steps_per_execution)
+    check_batch_size(config)  # the last batch's size is checked with the data
     check_training_memory(config)
     chief = distribute.find_cluster(config.train).process_id == 0
     with RunLock(run.path, "vaekit train --resume") if chief else contextlib.nullcontext():
@@ -352,7 +420,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            raise OutOfMemory(_out_of_memory(error, run, new_run=False)) from None
+            raise OutOfMemory(_out_of_memory(error, run, config, new_run=False)) from None
 
 
 def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder:
@@ -374,6 +442,7 @@ def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verb
         checkpoint, model = _final_model_to_continue(run)
     if checkpoint is None:  # killed before its first checkpoint: nothing was trained
         data = load_data(config, run=run)
+        check_batches(config, data, resumed=True)
         vae = build_vae(config, settings, len(data.train))
         if chief:
             record_source(run, data)
@@ -395,6 +464,8 @@ def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verb
             f"{position[0]} to continue"
         )
     data = load_data(config, first_step=0 if finished else position[1], run=run)
+    if not finished:
+        check_batches(config, data, resumed=True)
     vae = VariationalAutoencoder.from_keras_model(model)
     if finished:  # stopped after its last checkpoint: only the final files are missing
         if run.model.exists():
@@ -475,6 +546,7 @@ def _fit(
     state=None,
     verbose="auto",
     extra_callbacks=(),
+    new_run=False,
 ) -> RunFolder:
     mid_epoch = position[1] > 0
     placement = distribute.active()
@@ -487,12 +559,15 @@ def _fit(
         config=config.to_dict(),
         write=placement.chief,
     )
+    lower = f"{config.train.learning_rate / 10:g}"
     guard = NonFiniteGuard(
-        hint=f"try a lower train.learning_rate (now {config.train.learning_rate:g}; resume with "
-        f"--set train.learning_rate=...) or a new run with a lower model.kl_factor (now "
-        f"{config.model.kl_factor:g})",
+        hint=_diverged_hint(config),
         last_good=lambda: (list_checkpoints(run.checkpoints) or [None])[-1],
         initial_position=position,
+        resume=f"vaekit train --resume {run.path} --set train.learning_rate={lower}",
+        # train() removes a new run's files when it diverges before its first checkpoint
+        nothing_kept="no checkpoint had been written"
+        + (", so nothing was kept" if new_run else ""),
     )
     carried = state.get("epoch_seconds", 0.0) if mid_epoch and state else 0.0
     # Order matters: the guard raises before anything saves NaN weights, the metrics row is
