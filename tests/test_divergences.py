@@ -10,6 +10,7 @@ import csv
 import itertools
 import json
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -192,3 +193,35 @@ def test_the_console_script_refuses_a_divergence_without_the_elbo(tmp_path):
     result = vaekit("train", "--config", config, "--out", tmp_path / "run")
     assert result.returncode == 2 and "needs train.loss_convention elbo" in one_line(result)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("count, batch_size", [(8, 1), (65, 64)])
+def test_fit_refuses_batches_the_mmd_cannot_use(mnist_small, count, batch_size):
+    """The Python API's ``fit`` checks what ``vaekit train`` checks: a batch of one image, the
+    last one included, has no MMD (0 / 0), and training on it would log NaN."""
+    from vaekit import VariationalAutoencoder
+    from vaekit.errors import DataError
+    from vaekit.models.objective import Objective
+
+    objective = Objective(convention="elbo", divergence="mmd", mmd_weight=1.0)
+    vae = VariationalAutoencoder(
+        z_dim=2, encoder_conv_filters=[4, 4, 4], decoder_conv_t_filters=[4, 4, 1],
+        kl_strategy="multi_output", objective=objective,
+    )  # fmt: skip
+    vae.compile()
+    with pytest.raises(DataError, match="a batch of 1, but the divergence mmd needs") as raised:
+        vae.fit(mnist_small[0][:count], batch_size=batch_size, verbose=0)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_mmd_column_has_no_unit_and_may_be_negative():
+    """The unbiased MMD^2 estimate between two samples of the prior itself is below 0 about half
+    the time (its mean is 0), so metrics.csv's mmd column cannot be nats; the README says so."""
+    rng = np.random.default_rng(0)
+    estimates = [value(divergences.mmd(rng.normal(size=(64, 4)), rng.normal(size=(64, 4))))
+                 for _ in range(20)]  # fmt: skip
+    assert min(estimates) < 0 < max(estimates)
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    row = readme.split("| `metrics.csv` |", 1)[1].split("|", 1)[0]
+    assert "mi, tc and dwkl in nats" in row and "mmd" in row.split("in nats", 1)[1]
+    assert "no unit" in row.split("mmd", 1)[1]

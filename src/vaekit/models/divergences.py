@@ -1,7 +1,10 @@
 """What stands in for the KL term: the KL itself, the beta-TCVAE decomposition, or InfoVAE's MMD.
 
 ``train.divergence`` picks one (:data:`DIVERGENCES`); each wiring adds what it returns where it
-adds the KL term today (:mod:`vaekit.models.strategies`), and logs its parts in nats.
+adds the KL term today (:mod:`vaekit.models.strategies`), and logs its parts: ``mi``, ``tc``
+and ``dwkl`` in nats; ``mmd``, a squared kernel distance, has no unit, and its unbiased
+estimate is negative whenever the batch's codes sit closer to the prior's draws than those draws
+to each other (near 0, where ``q(z)`` matches the prior).
 
 - ``kl``: ``KL(q(z|x) || N(0, I))``, weighted by the KL weight (:func:`.objective.kl_term`).
 - ``beta_tc`` (Chen et al. 2018, "Isolating sources of disentanglement in VAEs", eq. 2): the
@@ -116,7 +119,7 @@ class Divergence:
     """One entry of :data:`DIVERGENCES`: the weighted term, its logged parts, what it reads."""
 
     term: Callable  # (objective, mu, log_var, z, prior) -> unscheduled weighted term
-    parts: Callable | None  # (objective, mu, log_var, z, prior) -> {name: nats}
+    parts: Callable | None  # (objective, mu, log_var, z, prior) -> {name: value}
     part_names: tuple[str, ...]
     reads_sample: bool  # needs the sampled z
     draws_prior: bool  # needs as many draws of the prior as the batch

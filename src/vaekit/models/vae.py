@@ -40,6 +40,7 @@ from vaekit.errors import DataError, ModelFileError
 from vaekit.io import atomic_path
 from vaekit.models import conditions
 from vaekit.models.architecture import build_decoder
+from vaekit.models.divergences import DIVERGENCES
 from vaekit.models.likelihoods import MEANS
 from vaekit.models.objective import Objective
 from vaekit.models.priors import sample_mixture
@@ -202,12 +203,14 @@ class VariationalAutoencoder:
         per_execution = self.model.steps_per_execution or 1
         used = distribute.active().usable(len(x), batch_size)  # spread over devices: cut evenly
         check_steps_per_execution(used, batch_size, per_execution, initial_step)
+        self._check_batches(used, batch_size, "x")
         rows = self.label_rows(x, labels, "x")
         validation = None
         if validation_data is not None:
             images, given = validation_data, None
             if isinstance(validation_data, tuple):
                 images, given = validation_data[0], validation_data[1]
+            self._check_batches(len(images), batch_size, "validation_data")
             validation = make_dataset(
                 images,
                 batch_size,
@@ -336,6 +339,7 @@ class VariationalAutoencoder:
             if labels is not None:
                 raise DataError("labels: this model is not conditional (model.conditional false)")
             return None
+        given = labels is not None
         if labels is None:
             labels = conditions.labels_of(x, self.config)
         if labels is None:
@@ -343,7 +347,25 @@ class VariationalAutoencoder:
                 f"{what}: a conditional model needs labels ({self.config.condition}): pass "
                 "labels=..., or an image set that has them"
             )
+        if given:  # the message names the argument that holds the labels
+            what = "labels" if what in ("x", "z") else what
+        else:
+            what = f"{what}'s own labels"
         return conditions.check_labels(labels, self.config, len(x), what)
+
+    def _check_batches(self, count: int, batch_size: int, what: str) -> None:
+        """Refuse batches of ``count`` images too small for the model's divergence (the MMD of one
+        code is undefined; see :data:`vaekit.models.divergences.DIVERGENCES`), the last one too."""
+        name = self.model.loss_settings.divergence
+        smallest = DIVERGENCES[name].smallest_batch
+        last = count % batch_size or min(batch_size, count)
+        if min(batch_size, count, last) < smallest:
+            raise DataError(
+                f"batch_size: {batch_size} leaves the {count} images of {what} a batch of "
+                f"{min(batch_size, count, last)}, but the divergence {name} needs batches of at "
+                f"least {smallest} images ({DIVERGENCES[name].why}); choose a batch_size that "
+                f"leaves no smaller batch"
+            )
 
     # Saving.
     def save(self, path: str | Path) -> None:

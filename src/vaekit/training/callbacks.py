@@ -26,7 +26,8 @@ from vaekit.errors import DataError, one_line, printable
 from vaekit.io import atomic_write_text
 from vaekit.models.objective import kl_schedule_value
 
-# train.divergence's parts in nats (vaekit.models.divergences), empty for the KL
+# train.divergence's parts (vaekit.models.divergences), empty for the KL: mi, tc and dwkl in
+# nats; mmd the unbiased MMD^2 estimate, no unit, which may be below 0
 DIVERGENCE_COLUMNS = tuple(
     f"{prefix}{part}" for prefix in ("", "val_") for part in ("mi", "tc", "dwkl", "mmd")
 )
