@@ -151,6 +151,30 @@ def test_pytorch_is_one_line_naming_the_upstream_work(tmp_path):
     assert result.returncode == 2 and "keras-team/keras#23418" in one_line(result)
 
 
+# Spread settings at the edges of their range (TensorFlow, 256 images in batches of 64): one line,
+# exit 2, before the devices are made (100,000 logical devices took minutes), nothing left.
+SPREAD_EDGES = [
+    (["train.cpu_devices=3"], "train.cpu_devices: got 3, but train.batch_size 64 does not split "
+     "evenly over 3 devices (train.distribute=mirrored); use a divisor of 64 (e.g. 2), or a batch "
+     "size that is a multiple of 3 (e.g. 66)"),
+    (["train.cpu_devices=100000"], "train.cpu_devices: got 100000, but train.batch_size 64"),
+    (["train.distribute=none", "train.process_id=1"], "train.process_id: got 1, but neither "
+     "train.num_processes nor a launcher"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("settings", "words"), SPREAD_EDGES, ids=[s[-1] for s, _ in SPREAD_EDGES])
+def test_a_spread_setting_out_of_range_is_one_line_before_the_devices_are_made(
+    settings, words, tmp_path
+):
+    spread = ["train.distribute=mirrored", "data.limit=256", "train.batch_size=64", *settings]
+    overrides = [part for setting in spread for part in ("--set", setting)]
+    result = vaekit("train", "--config", CONFIG, *overrides, "--out", tmp_path / "run",
+                    env={"KERAS_BACKEND": "tensorflow"}, timeout=120)  # fmt: skip
+    assert result.returncode == 2 and one_line(result).startswith(f"vaekit: error: {words}")
+    assert list(tmp_path.iterdir()) == []
+
+
 # Spread runs against one device.
 def rows(run: Path) -> list[dict]:
     with open(run / "metrics.csv", newline="") as file:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import vaekit
+from vaekit.training.agreement import AT_EPOCH_END, RESUMABLE
 
 # Every module of the package, found by walking it: a new module's examples run without a list
 # to keep up to date.
@@ -55,3 +56,15 @@ def test_readme_python_workflow_runs_in_two_fresh_processes(tmp_path):
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "latent_space.png").stat().st_size > 1000
     assert (tmp_path / "vae.keras").exists()
+
+
+def test_the_readmes_list_of_what_a_resume_can_change_is_the_codes():
+    """The README's sentence names :data:`RESUMABLE` (which ``vaekit train --help`` prints) in its
+    order, and :data:`AT_EPOCH_END` as the settings that change at an epoch's end only."""
+    text = " ".join(README.read_text().split())
+    sentence = text.split("may change only ", 1)[1].split("; `vaekit train --help` lists them")[0]
+    listed, at_epoch_end = sentence.split(" (", 1)
+    assert [name.removeprefix("train.") for name in re.findall(r"`([\w.]+)`", listed)] == list(
+        RESUMABLE
+    )
+    assert tuple(re.findall(r"`(\w+)`", at_epoch_end)) == AT_EPOCH_END

@@ -128,9 +128,16 @@ def find_cluster(train, environ: Mapping | None = None) -> Cluster:
         "train.*",
     )
     if cluster.process_id >= cluster.num_processes:
+        count = cluster.num_processes
+        if count == 1:  # train.num_processes unset (1 is refused with the config) and no launcher
+            raise ConfigError(
+                f"train.process_id: got {cluster.process_id}, but neither train.num_processes "
+                "nor a launcher (SLURM, torchrun, Open MPI, KERAS_DISTRIBUTION_*) says there is "
+                "more than one process; set train.num_processes, or use 0"
+            )
         raise ConfigError(
-            f"train.process_id: got {cluster.process_id}, but there are "
-            f"{cluster.num_processes} processes; use 0 to {cluster.num_processes - 1}"
+            f"train.process_id: got {cluster.process_id}, but the run has {count} processes "
+            f"({launched.source}); use 0 to {count - 1}"
         )
     return cluster
 
@@ -206,18 +213,21 @@ def prepare(train) -> Cluster:
     """First step, before the backend's runtime starts: join the other processes (JAX) and split
     the CPU into ``train.cpu_devices`` devices. Returns the cluster."""
     cluster = find_cluster(train)
+    spread = train.distribute != "none"
+    engine = backends.current.DISTRIBUTIONS.get(train.distribute) if spread else None
+    if spread and not callable(engine):
+        raise ConfigError(_refusal(train.distribute, engine))
     if train.cpu_devices:
+        if spread:  # before making them: a batch they cannot split is refused
+            _check_cpu_devices(train.cpu_devices, train.batch_size, train.distribute)
         backends.current.split_cpu(train.cpu_devices)
-    if train.distribute == "none":
+    if not spread:
         if cluster.num_processes > 1:
             raise ConfigError(
                 f"train.num_processes: {cluster.num_processes} processes ({cluster.source}), but "
                 "train.distribute is none; set train.distribute=data_parallel (JAX)"
             )
         return cluster
-    engine = backends.current.DISTRIBUTIONS.get(train.distribute)
-    if not callable(engine):
-        raise ConfigError(_refusal(train.distribute, engine))
     backends.current.prepare_distribution(train, cluster)
     return cluster
 
@@ -283,6 +293,27 @@ def on_lost(hint: str) -> None:
     lost = getattr(backends.current, "lost_hint", None)
     if lost is not None:
         lost[0] = hint
+
+
+def _check_cpu_devices(count: int, batch_size: int, strategy: str) -> None:
+    """Refuse ``train.cpu_devices`` that ``train.batch_size`` does not split evenly over.
+
+    Example:
+        >>> _check_cpu_devices(3, 64, "mirrored")
+        Traceback (most recent call last):
+        ...
+        vaekit.errors.ConfigError: train.cpu_devices: got 3, but train.batch_size 64 does not ...
+    """
+    if batch_size % count == 0:
+        return
+    divisor = max(d for d in range(1, min(count, batch_size) + 1) if batch_size % d == 0)
+    multiple = batch_size + count - batch_size % count
+    raise ConfigError(
+        f"train.cpu_devices: got {count}, but train.batch_size {batch_size} does not split "
+        f"evenly over {count} devices (train.distribute={strategy}); use a divisor of "
+        f"{batch_size} (e.g. {divisor}), or a batch size that is a multiple of {count} (e.g. "
+        f"{multiple})"
+    )
 
 
 def _refusal(strategy: str, upstream: str | None) -> str:

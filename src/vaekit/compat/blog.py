@@ -67,10 +67,14 @@ Example (a notebook's cells, on a few MNIST images):
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from pathlib import Path
 
-from vaekit.errors import ConfigError
+import numpy as np
+
+from vaekit import datasets
+from vaekit.errors import ConfigError, DataError
 from vaekit.models.vae import VariationalAutoencoder
 
 # The reference's integer codes -> vaekit's names.
@@ -94,6 +98,13 @@ def _code(argument: str, value, registry: dict) -> str:
 def _negative(value) -> bool:
     """The reference's "keep the current value" marker: a negative number."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """``value`` if it is an integer >= ``minimum``, else a one-line ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ConfigError(f"{name}: got {value!r}, expected an integer >= {minimum}")
+    return int(value)
 
 
 def _reference_code(name: str, registry: dict) -> int:
@@ -286,7 +297,14 @@ class MyVariationalAutoencoder:
 
     # Training.
     def compile_for_KL_Layer(self, learning_rate) -> None:
-        """Compile ``model`` with Adam at ``learning_rate``, for any ``solution_type``."""
+        """Compile ``model`` with Adam at ``learning_rate``, for any ``solution_type``.
+
+        Raises:
+            ConfigError: ``learning_rate`` is not a finite number > 0.
+        """
+        number = isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool)
+        if not (number and math.isfinite(learning_rate) and learning_rate > 0):
+            raise ConfigError(f"learning_rate: got {learning_rate!r}, expected a finite number > 0")
         self.learning_rate = learning_rate
         self.vae.compile(learning_rate=learning_rate)
 
@@ -297,7 +315,30 @@ class MyVariationalAutoencoder:
 
         ``fit_options`` (``verbose``, ``callbacks``, ``validation_data``, ``seed``, ...) go to
         :meth:`VariationalAutoencoder.fit <vaekit.models.vae.VariationalAutoencoder.fit>`.
+
+        Raises:
+            ConfigError: ``batch_size``, ``epochs`` or ``initial_epoch`` is not an integer in
+                range (``initial_epoch`` < ``epochs``).
+            DataError: ``x_train`` is not images of ``input_dim``'s shape.
+            RuntimeError: the model was not compiled (:meth:`compile_for_KL_Layer`).
         """
+        if self.model is None or not self.model.compiled:
+            raise RuntimeError("compile_for_KL_Layer(learning_rate) before training")
+        batch_size = _count("batch_size", batch_size, 1)
+        epochs = _count("epochs", epochs, 1)
+        initial_epoch = _count("initial_epoch", initial_epoch, 0)
+        if initial_epoch >= epochs:
+            raise ConfigError(
+                f"initial_epoch: got {initial_epoch}, but epochs is {epochs}: training goes from "
+                "epoch initial_epoch to epochs; use epochs > initial_epoch"
+            )
+        if not isinstance(x_train, datasets.ImageData):
+            shape = datasets.validate_images(np.asarray(x_train), "x_train").shape[1:]
+            if shape != self.input_dim:
+                raise DataError(
+                    f"x_train: images of shape {shape}, but input_dim is {self.input_dim}; make "
+                    "them agree"
+                )
         return self.vae.fit(
             x_train,
             batch_size=batch_size,
@@ -308,7 +349,9 @@ class MyVariationalAutoencoder:
 
     # Saving: vaekit's .keras files, which hold the config needed to rebuild the model.
     def save(self, path: str | Path) -> None:
-        """Save the model (and optimizer state, if compiled) to a ``.keras`` file."""
+        """Save the model (and optimizer state, if compiled) to a ``.keras`` file; an existing
+        file there is replaced, as Keras's ``model.save`` replaces it (whole: never half
+        written)."""
         self.vae.save(path)
 
     @classmethod

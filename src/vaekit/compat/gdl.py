@@ -25,13 +25,17 @@ What the book's names are here:
   the negative ELBO in nats under that gaussian;
 - ``save(folder)``: the folder with ``viz/``, ``weights/`` and ``images/``, the constructor's
   arguments in ``params.pkl`` (the book's list, read by :func:`load_model`) and text summaries
-  of the models in ``viz/`` (the book drew them with ``plot_model``, which needs Graphviz);
+  of the models in ``viz/`` (the book drew them with ``plot_model``, which needs Graphviz).
+  Saving the same model again (the notebooks do each time they run) keeps the run; a folder that
+  holds another model's run is refused and left as it was (see :meth:`VariationalAutoencoder.save`);
 - ``train(x_train, batch_size, epochs, run_folder, print_every_n_batches=100, initial_epoch=0,
   lr_decay=1)`` and ``train_with_generator(data_flow, epochs, steps_per_epoch, run_folder,
   ...)``: as the book, a sample decoded from ``z ~ N(0, I)`` into ``images/`` every
   ``print_every_n_batches`` batches and the weights into ``weights/`` every epoch
   (``weights.weights.h5`` and ``weights-EPOCH-LOSS.weights.h5``: Keras 3 names them so); the
-  learning rate times ``lr_decay`` each epoch. The run folder is also a vaekit run folder
+  learning rate times ``lr_decay`` each epoch. Every argument is checked, and the folder
+  against the model, before anything is written: a refused call leaves nothing behind. The run
+  folder is also a vaekit run folder
   (:func:`vaekit.training.run.train_model`): config.yaml, metrics.csv, checkpoints,
   model.keras, plots and report.html, which ``vaekit report``, ``evaluate``, ``plot`` and
   ``train --resume`` read;
@@ -62,8 +66,12 @@ Example (the digits notebook's cells, on a few images):
 
 from __future__ import annotations
 
+import contextlib
 import math
+import numbers
 import pickle
+import warnings
+import zipfile
 from pathlib import Path
 
 import keras
@@ -72,7 +80,7 @@ from PIL import Image
 
 from vaekit import datasets
 from vaekit.config import Config
-from vaekit.errors import ConfigError, DataError, ModelFileError
+from vaekit.errors import ConfigError, DataError, ModelFileError, VaekitError, one_line
 from vaekit.io import atomic_path, atomic_write_text
 from vaekit.models.objective import Objective, sigma_of_r_loss_factor
 from vaekit.models.vae import VariationalAutoencoder as VAE
@@ -93,6 +101,10 @@ PARAMS = (
 )
 DROPOUT_RATE = 0.25  # the book's Dropout(rate=0.25)
 TEST_IMAGES = 1000  # the test images of a data.npz the run writes: its first training images
+# Files of a run that is not this model's when there is no params.pkl beside them.
+RUN_FILES = ("config.yaml", "model.keras", "checkpoints", "weights/weights.weights.h5")
+# vaekit's names of train()'s arguments, as errors name them -> the book's.
+BOOK_NAMES = {f"train.{key}": key for key in ("batch_size", "epochs", "lr_decay", "learning_rate")}
 
 
 class VariationalAutoencoder:
@@ -161,8 +173,8 @@ class VariationalAutoencoder:
     def compile(self, learning_rate, r_loss_factor) -> None:
         """Adam at ``learning_rate`` and the book's loss: ``r_loss_factor`` x each image's mean
         squared error + the KL summed over the latent dimensions."""
-        if not (isinstance(r_loss_factor, int | float) and r_loss_factor > 0):
-            raise ConfigError(f"r_loss_factor: got {r_loss_factor!r}, expected a number > 0")
+        _positive("learning_rate", learning_rate)
+        _positive("r_loss_factor", r_loss_factor)
         self.learning_rate, self.r_loss_factor = learning_rate, r_loss_factor
         sigma = sigma_of_r_loss_factor(r_loss_factor, math.prod(self.input_dim))
         self.vae.config.gaussian_sigma = sigma
@@ -182,7 +194,14 @@ class VariationalAutoencoder:
         lr_decay=1,
         verbose="auto",
     ) -> None:
-        """Train on the images ``x_train`` into ``run_folder`` (see the module docstring)."""
+        """Train on the images ``x_train`` into ``run_folder`` (see the module docstring);
+        ``print_every_n_batches`` 0 draws no samples.
+
+        Raises:
+            ConfigError, DataError, ModelFileError: an argument out of range, images that do not
+                fit the model, or a folder of another model's run (:meth:`check_folder`), named
+                in one line before anything is written.
+        """
         self._train(x_train, batch_size, epochs, run_folder, print_every_n_batches,
                     initial_epoch, lr_decay, verbose)  # fmt: skip
 
@@ -207,7 +226,9 @@ class VariationalAutoencoder:
                 "data_flow: expected the image folder as vaekit.datasets.open_images(FOLDER, "
                 f"INPUT_DIM) gives it, got {type(data_flow).__name__}"
             )
-        batch_size = batch_size or max(1, round(len(data_flow.train) / steps_per_epoch))
+        if batch_size is None:
+            _positive("steps_per_epoch", steps_per_epoch)
+            batch_size = max(1, round(len(data_flow.train) / steps_per_epoch))
         self._train(data_flow, batch_size, epochs, run_folder, print_every_n_batches,
                     initial_epoch, lr_decay, verbose)  # fmt: skip
 
@@ -215,26 +236,70 @@ class VariationalAutoencoder:
         if self.learning_rate is None:
             raise RuntimeError("compile(learning_rate, r_loss_factor) before training")
         folder = Path(folder)
-        if initial_epoch == 0:  # before anything is written into it
-            runs.refuse_existing(folder)
-        config = self.run_config(data, folder, batch_size, epochs, lr_decay)
+        try:  # everything is checked before anything is written
+            initial_epoch = _count("initial_epoch", initial_epoch, 0)
+            every = _count("print_every_n_batches", every, 0)
+            config = self.run_config(data, folder, batch_size, epochs, lr_decay)
+            if initial_epoch >= config.train.epochs:
+                raise ConfigError(
+                    f"initial_epoch: got {initial_epoch}, but epochs is {config.train.epochs}: "
+                    "training goes from epoch initial_epoch to epochs; use epochs > initial_epoch"
+                )
+            images = self._npz_images(data, config)
+            self.check_folder(folder)
+            if initial_epoch == 0:
+                runs.refuse_existing(folder)
+        except VaekitError as error:
+            raise _book_names(error) from None
+        written = [] if images is None else _write_images(images, folder, initial_epoch > 0)
         callbacks = [
             BookSamples(self, folder / "images", every, initial_epoch),
             BookWeights(self, folder / "weights"),
         ]
-        runs.train_model(self.vae, config, folder, initial_epoch, callbacks, verbose)
+        try:
+            runs.train_model(self.vae, config, folder, initial_epoch, callbacks, verbose)
+        except BaseException as error:
+            if not (folder / "config.yaml").exists():  # refused before the run began
+                _remove(written)
+            if isinstance(error, VaekitError):
+                raise _book_names(error) from None
+            raise
+
+    def _npz_images(self, data, config: Config) -> np.ndarray | None:
+        """The images to write as the run's data.npz (None for MNIST and an image set), checked
+        against the model and the batch size."""
+        if isinstance(data, datasets.ImageData) or config.data.dataset == "mnist":
+            return None
+        images = datasets.validate_images(np.asarray(data), "x_train")
+        shape = tuple(self.vae.config.input_dim)
+        if images.shape[1:] != shape:
+            raise DataError(
+                f"x_train: images of shape {images.shape[1:]}, but input_dim is {shape}; make "
+                "them agree"
+            )
+        if config.train.batch_size > len(images):
+            raise ConfigError(
+                f"batch_size: got {config.train.batch_size}, larger than the {len(images)} images "
+                f"of x_train; use at most {len(images)}"
+            )
+        return images
 
     def run_config(self, data, folder: Path, batch_size, epochs, lr_decay) -> Config:
-        """The vaekit config of a run of this model on ``data`` (see the module docstring)."""
+        """The vaekit config of a run of this model on ``data`` (see the module docstring);
+        writes nothing.
+
+        Raises:
+            ConfigError: ``batch_size``, ``epochs`` or ``lr_decay`` is invalid (vaekit's names).
+        """
         values = Config().to_dict()
         values["model"].update({key: getattr(self.vae.config, key) for key in values["model"]})
         values["model"]["input_dim"] = list(self.vae.config.input_dim)
-        values["data"].update(dataset=_dataset(data, folder), validation="none")
+        values["data"].update(dataset=_dataset(data, Path(folder)), validation="none")
         values["train"].update(
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            learning_rate=float(self.learning_rate),
-            lr_decay=float(lr_decay),
+            epochs=_plain_number(epochs),
+            batch_size=_plain_number(batch_size),
+            learning_rate=_plain_number(self.learning_rate),
+            lr_decay=_plain_number(lr_decay),
             loss_convention="squared_error",
         )
         if isinstance(data, datasets.ImageData) and data.manifest is not None:
@@ -242,20 +307,69 @@ class VariationalAutoencoder:
         return Config.from_dict(values)
 
     # Saving and loading, as the book.
+    def params(self) -> list:
+        """The book's ``params.pkl`` list: the constructor's arguments in :data:`PARAMS` order."""
+        return [list(v) if isinstance(v, tuple) and k != "input_dim" else v
+                for k, v in ((key, getattr(self, key)) for key in PARAMS)]  # fmt: skip
+
+    def check_folder(self, folder) -> None:
+        """Refuse a folder that holds another model's run, before anything is written into it.
+
+        Raises:
+            ModelFileError: ``folder`` is a file; its ``params.pkl`` cannot be read, or holds
+                another architecture; or it holds a run (``config.yaml``, ``model.keras``,
+                checkpoints, the book's weights) and no ``params.pkl``.
+        """
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise ModelFileError(f"{folder}: not a folder (the book's run folder is one)")
+        path = folder / "params.pkl"
+        if not path.exists():
+            found = next((name for name in RUN_FILES if (folder / name).exists()), None)
+            if found:
+                raise ModelFileError(
+                    f"{folder}: holds a run ({found}) without a params.pkl, so not this model's; "
+                    "use a new folder"
+                )
+            return
+        try:
+            saved = read_params(path)
+        except ModelFileError as error:
+            raise ModelFileError(f"{error}; it is left as it is: use a new folder") from None
+        saved += [False, False][len(saved) - len(PARAMS) + 2 :]  # the defaults, if left out
+        for key, then, now in zip(PARAMS, _plain(saved), _plain(self.params()), strict=True):
+            if then != now:
+                raise ModelFileError(
+                    f"{folder}: holds the run of another model (its params.pkl has {key} "
+                    f"{then!r}, this model {now!r}); use a new folder, or load it with "
+                    f"load_model(VariationalAutoencoder, {str(folder)!r})"
+                )
+
     def save(self, folder) -> None:
         """Make ``folder`` with ``viz/``, ``weights/`` and ``images/``; write ``params.pkl`` and
-        the models' summaries."""
+        the models' summaries.
+
+        Saving the same model again (the same ``params.pkl``, as the notebooks do each time they
+        run, trained or not) rewrites ``params.pkl`` and the summaries and keeps everything else:
+        the weights, the images and the run, which :meth:`train` continues with
+        ``initial_epoch``. A folder that holds another model is refused in one line and left
+        byte for byte as it was (see :meth:`check_folder`).
+
+        Raises:
+            ModelFileError: ``folder`` holds another model's run, or is a file.
+        """
         folder = Path(folder)
+        self.check_folder(folder)
         for part in ("viz", "weights", "images"):
             (folder / part).mkdir(parents=True, exist_ok=True)
-        params = [list(v) if isinstance(v, tuple) and k != "input_dim" else v
-                  for k, v in ((key, getattr(self, key)) for key in PARAMS)]  # fmt: skip
         with atomic_path(folder / "params.pkl") as temporary:
-            temporary.write_bytes(pickle.dumps(params))
+            temporary.write_bytes(pickle.dumps(self.params()))
         self.plot_model(folder)
 
     def plot_model(self, run_folder) -> None:
-        """The models' summaries as text: ``viz/model.txt``, ``encoder.txt``, ``decoder.txt``."""
+        """The models' summaries as text: ``viz/model.txt``, ``encoder.txt``, ``decoder.txt``
+        (into a folder of this model's only: see :meth:`check_folder`)."""
+        self.check_folder(run_folder)
         for name, part in (("model", self.model), ("encoder", self.encoder),
                            ("decoder", self.decoder)):  # fmt: skip
             atomic_write_text(Path(run_folder) / "viz" / f"{name}.txt", _summary(part))
@@ -264,10 +378,19 @@ class VariationalAutoencoder:
         """Load weights that :meth:`train` saved; the book's ``weights/weights.h5`` is read from
         ``weights/weights.weights.h5``."""
         path = weights_file(filepath)
-        try:
-            self.model.load_weights(path)
-        except (OSError, ValueError) as error:
-            raise ModelFileError(f"{path}: cannot load these weights ({error})") from None
+        with warnings.catch_warnings(record=True) as caught:  # Keras's, about what it skipped
+            warnings.simplefilter("always")
+            try:
+                self.model.load_weights(path)
+            except (OSError, ValueError) as error:
+                raise ModelFileError(
+                    f"{path}: cannot load these weights into this model ({one_line(error)[:160]}"
+                    "...); they are another model's, or damaged"
+                ) from None
+        for warning in caught:  # loaded: what Keras said stands
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _summary(model) -> str:
@@ -282,7 +405,7 @@ def weights_file(filepath) -> Path:
     if path.name.endswith(".h5") and not path.name.endswith(".weights.h5"):
         renamed = path.with_name(path.name[: -len(".h5")] + ".weights.h5")
         if renamed.exists() or not path.exists():
-            return renamed
+            path = renamed
     if not path.exists():
         raise ModelFileError(f"{path}: no such weights file (train() writes weights/)")
     return path
@@ -328,20 +451,89 @@ class BookWeights(keras.callbacks.Callback):
                 self.book.vae.model.save_weights(temporary)  # Keras wants the suffix
 
 
+def _positive(name: str, value) -> None:
+    """Refuse anything but a finite number > 0, named as the book names it."""
+    if not (isinstance(value, numbers.Real) and not isinstance(value, bool)):
+        raise ConfigError(f"{name}: got {value!r}, expected a finite number > 0")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name}: got {value!r}, expected a finite number > 0")
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """``value`` as an int if it is an integer >= ``minimum``, else a one-line ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ConfigError(f"{name}: got {value!r}, expected an integer >= {minimum}")
+    return int(value)
+
+
+def _plain_number(value):
+    """NumPy's numbers as Python's (config.yaml holds those); anything else as it is, for the
+    config's checks to name."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _book_names(error: VaekitError) -> VaekitError:
+    """``error`` about one of train()'s arguments (``train.batch_size: ...``) with the book's name
+    for it (``batch_size: ...``); any other as it is."""
+    message = str(error)
+    for vaekit_name, book_name in BOOK_NAMES.items():
+        if message.startswith(f"{vaekit_name}:"):
+            return type(error)(book_name + message[len(vaekit_name) :])
+    return error
+
+
+def _plain(values) -> list:
+    """Tuples as lists, at any depth (params.pkl holds either)."""
+    return [_plain(v) if isinstance(v, list | tuple) else v for v in values]
+
+
 def _dataset(data, folder: Path) -> str:
-    """``data.dataset`` for the training data (see the module docstring)."""
+    """``data.dataset`` for the training data (see the module docstring); writes nothing."""
     if isinstance(data, datasets.ImageData):  # a named set, or a folder (as an absolute path)
         return data.name if data.name in datasets.SOURCES else str(Path(data.name).resolve())
-    x = np.asarray(data)
-    if _is_mnist(x):
+    if _is_mnist(np.asarray(data)):
         return "mnist"
-    images = datasets.validate_images(x, "x_train")
-    path = folder.resolve() / "data.npz"
-    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder.resolve() / "data.npz")
+
+
+def _write_images(images: np.ndarray, folder: Path, continuing: bool) -> list[Path]:
+    """Write ``images`` as ``folder``'s data.npz; returns what was made (the file, the folders),
+    for a refusal to remove. A data.npz of the same images is kept as it is; one of others is
+    replaced, unless the run that trained on it goes on (``continuing``)."""
+    path = folder / "data.npz"
+    if path.exists():
+        if _same_images(path, images):
+            return []
+        if continuing:
+            raise DataError(
+                f"x_train: not the images of {path}, on which the run in {folder} trained; "
+                "continue a run on its own images, or train into a new folder"
+            )
+    made = [parent for parent in (folder, *folder.parents) if not parent.exists()]
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as handle:
             np.savez_compressed(handle, x_train=images, x_test=images[:TEST_IMAGES])
-    return str(path)
+    return [path, *made]
+
+
+def _same_images(path: Path, images: np.ndarray) -> bool:
+    try:
+        with np.load(path) as saved:
+            x = saved["x_train"]
+            return x.shape == images.shape and x.dtype == images.dtype and np.array_equal(x, images)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return False
+
+
+def _remove(paths: list[Path]) -> None:
+    """Remove files, then folders if they are empty (what a refused call had made)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.rmdir() if path.is_dir() else path.unlink()
 
 
 def _is_mnist(x: np.ndarray) -> bool:
@@ -367,17 +559,46 @@ class _Params(pickle.Unpickler):
         raise pickle.UnpicklingError(f"params.pkl holds a {module}.{name}, not the book's list")
 
 
-def load_model(model_class, folder):
-    """The book's ``load_model(VariationalAutoencoder, RUN_FOLDER)``: the model of
-    ``params.pkl`` with the weights of ``weights/weights.h5`` (``.weights.h5``)."""
-    path = Path(folder) / "params.pkl"
+def read_params(path) -> list:
+    """The book's list of a ``params.pkl``: the constructor's arguments, 8 to 10 of them.
+
+    Raises:
+        ModelFileError: it is missing, unreadable, or not such a list.
+    """
+    path = Path(path)
     try:
         with open(path, "rb") as handle:
             params = _Params(handle).load()
     except FileNotFoundError:
         raise ModelFileError(f"{path}: not found (save(folder) writes it)") from None
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        raise ModelFileError(f"{path}: unreadable ({error})") from None
-    model = model_class(*params)
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: a folder, expected the file save(folder) writes") from None
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot be read ({one_line(error)})") from None
+    except Exception as error:  # a damaged pickle fails in many ways, all of them "unreadable"
+        raise ModelFileError(f"{path}: unreadable ({one_line(error)})") from None
+    if not isinstance(params, list | tuple) or not 8 <= len(params) <= len(PARAMS):
+        found = type(params).__name__
+        found = f"{len(params)} values" if isinstance(params, list | tuple) else f"a {found}"
+        raise ModelFileError(
+            f"{path}: holds {found}, expected the book's list of {len(PARAMS) - 2} to "
+            f"{len(PARAMS)} ({', '.join(PARAMS)})"
+        )
+    return list(params)
+
+
+def load_model(model_class, folder):
+    """The book's ``load_model(VariationalAutoencoder, RUN_FOLDER)``: the model of
+    ``params.pkl`` with the weights of ``weights/weights.h5`` (``.weights.h5``).
+
+    Raises:
+        ModelFileError: ``params.pkl`` or the weights are missing, damaged or of another model.
+    """
+    path = Path(folder) / "params.pkl"
+    params = read_params(path)
+    try:
+        model = model_class(*params)
+    except ConfigError as error:
+        raise ModelFileError(f"{path}: {error}") from None
     model.load_weights(path.parent / "weights" / "weights.h5")
     return model
