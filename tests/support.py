@@ -54,6 +54,28 @@ def vaekit(*arguments, cwd=None, env=None, umask=None, limits=(), timeout=600):
     )
 
 
+def in_process(*arguments) -> subprocess.CompletedProcess:
+    """The command run by :func:`vaekit.cli.main` in this process, its output captured, as
+    :func:`vaekit` returns it: for the many cases of a table of refusals, where a new process
+    costs seconds of imports. Each such table runs its first case through :func:`vaekit`, so
+    that the console script itself is tested on that class of mistake."""
+    import io
+
+    from vaekit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(argument) for argument in arguments])
+    return subprocess.CompletedProcess(["vaekit", *arguments], code, out.getvalue(), err.getvalue())
+
+
+def console_first(cases):
+    """``{case id: the runner}``: :func:`vaekit` for a table's first case, :func:`in_process`
+    for the others (see :func:`in_process`)."""
+    names = [case[0] if isinstance(case, tuple) else case.values[0] for case in cases]
+    return {name: vaekit if index == 0 else in_process for index, name in enumerate(names)}
+
+
 def ok(result) -> subprocess.CompletedProcess:
     """``result`` after checking it exited 0 without a traceback."""
     assert result.returncode == 0, f"{result.args}: {result.stderr}"

@@ -11,7 +11,7 @@ where a checkpoint exists, and only settings the run uses.
 
 import numpy as np
 import pytest
-from support import copy_run, one_line, snapshot, train_tiny, vaekit, write_config
+from support import console_first, copy_run, one_line, snapshot, train_tiny, vaekit, write_config
 
 RNG = np.random.default_rng(0)
 # The divergences other than kl train with the elbo convention and a wiring that carries them.
@@ -131,11 +131,14 @@ TRAIN_CASES = [
 ]  # fmt: skip
 
 
+TRAIN_RUNNERS = console_first(TRAIN_CASES)
+
+
 @pytest.mark.parametrize(("name", "changes", "words"), TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
 def test_train_refuses_before_writing_anything(tmp_path, name, changes, words):
     config = write_config(tmp_path, changes(tmp_path))
     out = tmp_path / "run"
-    result = vaekit("train", "--config", config, "--out", out, "--quiet")
+    result = TRAIN_RUNNERS[name]("train", "--config", config, "--out", out, "--quiet")
     assert result.returncode == 2, result.stderr
     line = one_line(result)
     for word in words:
@@ -169,7 +172,7 @@ def test_resume_that_changes_the_batch_size_is_checked_alike(
 ):
     run = copy_run(mmd_run, tmp_path / "run")
     before = snapshot(run)
-    result = vaekit("train", "--resume", run, "--quiet", *arguments)
+    result = console_first(RESUME_CASES)[name]("train", "--resume", run, "--quiet", *arguments)
     assert result.returncode == 2, result.stderr
     line = one_line(result)
     for word in words:
@@ -195,7 +198,8 @@ EVALUATE_CASES = [
 )
 def test_evaluate_refuses_batches_its_training_loss_cannot_use(mmd_run, name, arguments, words):
     before = snapshot(mmd_run)
-    result = vaekit("evaluate", mmd_run, "--samples", "2", "--quiet", *arguments)
+    command = console_first(EVALUATE_CASES)[name]
+    result = command("evaluate", mmd_run, "--samples", "2", "--quiet", *arguments)
     assert result.returncode == 2, result.stdout + result.stderr
     line = one_line(result)
     for word in words:
