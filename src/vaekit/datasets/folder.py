@@ -213,9 +213,9 @@ def _csv_labels(path: Path) -> dict[str, int]:
         raise DataError(f"{path}: cannot read the labels ({one_line(error)})") from None
     labels = {}
     for number, row in enumerate(rows, start=1):
-        if number == 1 and row[1:2] and not row[1].strip().lstrip("-").isdigit():
+        if number == 1 and row[1:2] and not _is_integer(row[1].strip().lstrip("-")):
             continue  # a header
-        if len(row) != 2 or not row[1].strip().isdigit():
+        if len(row) != 2 or not _is_integer(row[1].strip()):
             raise DataError(
                 f"{path}: line {number} is {','.join(row)!r}; expected file,label with a label "
                 "that is an integer >= 0"
@@ -224,6 +224,11 @@ def _csv_labels(path: Path) -> dict[str, int]:
     if not labels:
         raise DataError(f"{path}: no labels; expected file,label rows")
     return labels
+
+
+def _is_integer(text: str) -> bool:
+    """Digits 0-9 only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _check(

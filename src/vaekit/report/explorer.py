@@ -14,7 +14,12 @@ fit as they are.
 
 A conditional model decodes the grid once per class (per value of its first label column; the
 other columns as the first test image has them), all the grids together within
-:data:`MAX_CLASS_VALUES`, and the page's class picker chooses which one the pointer reads.
+:data:`MAX_CLASS_VALUES` (one sheet's bound), each with :data:`CLASS_GRID_LEVELS` levels per
+channel (about half the bytes of 256, and no difference to see in a decoded image), and the
+page's class picker chooses which one the pointer reads. Ten MNIST classes get a 22 x 22 grid
+each, ten 64 x 64 colour classes a 5 x 5 one. A class's grid is no coarser than
+:data:`MIN_CLASS_GRID` a side: with more classes than that leaves room for (a folder of 100
+colour classes: 13 of them), classes evenly spaced among them get a grid, and the page says so.
 
 Example:
     >>> import numpy as np
@@ -37,7 +42,9 @@ from PIL import Image
 from vaekit.models.conditions import first_label_name
 
 MAX_SHEET_VALUES = 4_000_000  # pixel values in one sprite sheet: bounds the page's size
-MAX_CLASS_VALUES = 3 * MAX_SHEET_VALUES  # a conditional model's grids, all classes together
+MAX_CLASS_VALUES = MAX_SHEET_VALUES  # a conditional model's grids, all classes together
+MIN_CLASS_GRID = 5  # a class's grid is no coarser (images a side); past it, fewer classes
+CLASS_GRID_LEVELS = 32  # levels a channel of a conditional model's grids: PNGs about half the size
 MARGIN = 0.05  # the grid spans the points' range and this fraction of it on each side
 
 
@@ -104,8 +111,9 @@ class Sheet:
     width: int
 
     @classmethod
-    def of(cls, images: np.ndarray, columns: int | None = None) -> Sheet:
-        """Tile ``images`` ``(N, H, W, C)`` in ``[0, 1]`` (C = 1 grey, C = 3 RGB) into a PNG."""
+    def of(cls, images: np.ndarray, columns: int | None = None, levels: int = 256) -> Sheet:
+        """Tile ``images`` ``(N, H, W, C)`` in ``[0, 1]`` (C = 1 grey, C = 3 RGB) into a PNG,
+        each channel rounded to ``levels`` evenly spaced values (fewer: a smaller file)."""
         images = np.asarray(images, np.float32)
         count, height, width, channels = images.shape
         columns = columns or max(1, math.ceil(math.sqrt(count)))
@@ -114,7 +122,8 @@ class Sheet:
         padded[:count] = images
         canvas = padded.reshape(rows, columns, height, width, channels).transpose(0, 2, 1, 3, 4)
         canvas = canvas.reshape(rows * height, columns * width, channels)  # (rows*H, cols*W, C)
-        pixels = np.round(np.clip(canvas, 0.0, 1.0) * 255).astype(np.uint8)
+        steps = np.round(np.clip(canvas, 0.0, 1.0) * (levels - 1))
+        pixels = np.round(steps * (255 / (levels - 1))).astype(np.uint8)
         image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels[..., :3])
         buffer = io.BytesIO()
         image.save(buffer, format="png", optimize=True)
@@ -145,7 +154,8 @@ class Explorer:
         grid_sheets: the grid's images, row 0 at ``y_max`` (top), column 0 at ``x_min``; one
             sheet, or a conditional model's one per class.
         grid_names: the class of each grid sheet (None for one sheet), and ``grid_label`` what
-            the classes are ("class", or the first factor's name).
+            the classes are ("class", or the first factor's name); ``grid_classes`` how many
+            classes there are (more than the sheets where the size bound left some out).
         originals, reconstructions: sheets of the N test images and their decoded means.
         available: test images there were (N may be fewer: ``points`` and the size bound).
         z_dim: the latent size.
@@ -164,6 +174,7 @@ class Explorer:
     z_dim: int
     grid_names: list[str] | None = None
     grid_label: str | None = None
+    grid_classes: int | None = None
 
     @property
     def description(self) -> str:
@@ -183,6 +194,7 @@ class Explorer:
             "gridSheets": [sheet.to_json() for sheet in self.grid_sheets],
             "gridNames": self.grid_names,
             "gridLabel": self.grid_label,
+            "gridClasses": self.grid_classes,
             "originals": self.originals.to_json(),
             "reconstructions": self.reconstructions.to_json(),
             "available": self.available,
@@ -223,17 +235,31 @@ def explore(
             f"--points {points:,}: showing {min(len(test), fits):,} ({why})", stacklevel=2
         )
     count = max(1, min(points, len(test), fits))
-    if notify and grid > max(2, math.isqrt(fits)):
+    conditional = vae.config.conditional
+    if notify and not conditional and grid > max(2, math.isqrt(fits)):
         side = max(2, math.isqrt(fits))
         warnings.warn(
             f"--grid {grid:,}: decoding a {side} x {side} grid, the most the page holds of "
             f"{size} images (a sprite sheet of at most {MAX_SHEET_VALUES:,} pixel values)",
             stacklevel=2,
         )
-    conditional = vae.config.conditional
     classes = vae.config.condition_levels[0] if conditional else 1
+    decoded_as = list(range(classes))  # the classes that get a grid
     if conditional:  # a grid per class, all within MAX_CLASS_VALUES
-        fits = min(fits, max(4, MAX_CLASS_VALUES // (values * classes)))
+        coarsest = max(2, min(math.isqrt(fits), MIN_CLASS_GRID))
+        most = max(1, MAX_CLASS_VALUES // (values * coarsest**2))
+        if classes > most:  # evenly spaced classes, the first and the last among them
+            decoded_as = np.unique(np.linspace(0, classes - 1, most).round().astype(int)).tolist()
+        fits = min(fits, MAX_CLASS_VALUES // (values * len(decoded_as)))
+        if notify and grid > max(2, math.isqrt(fits)):
+            side = max(2, math.isqrt(fits))
+            some = "" if len(decoded_as) == classes else f" (of {classes:,}, evenly spaced)"
+            warnings.warn(
+                f"--grid {grid:,}: decoding a {side} x {side} grid for each of "
+                f"{len(decoded_as):,} classes{some}, the most the page holds of {size} images "
+                f"(all grids together at most {MAX_CLASS_VALUES:,} pixel values)",
+                stacklevel=2,
+            )
     grid = max(2, min(grid, math.isqrt(fits)))
     chosen = np.unique(np.linspace(0, len(test) - 1, count).round().astype(np.int64))
     count = len(chosen)
@@ -248,17 +274,18 @@ def explore(
     lattice = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (grid*grid, 2), row-major
     points_z = plane.to_latent(lattice)
     sheets = []
-    for value in range(classes):  # one batch each
+    for value in decoded_as:  # one batch each
         grid_labels = None
         if rows is not None:
             grid_labels = np.repeat(rows[:1], len(lattice), axis=0)
             grid_labels[:, 0] = value
         decoded = vae.decode(points_z, batch_size=len(lattice), labels=grid_labels)
-        sheets.append(Sheet.of(decoded, columns=grid))
+        levels = CLASS_GRID_LEVELS if conditional else 256
+        sheets.append(Sheet.of(decoded, columns=grid, levels=levels))
     names = None
     if conditional:
         named = class_names and len(class_names) == classes
-        names = [str(class_names[v]) if named else str(v) for v in range(classes)]
+        names = [str(class_names[v]) if named else str(v) for v in decoded_as]
     labels = None if sample.labels is None else np.asarray(sample.labels).astype(np.int64)
     if labels is not None and labels.ndim == 2:  # one-hot
         labels = labels.argmax(axis=1)
@@ -276,6 +303,7 @@ def explore(
         z_dim=mu.shape[1],
         grid_names=names,
         grid_label=first_label_name(vae.config, test) if conditional else None,
+        grid_classes=classes if conditional else None,
     )
 
 

@@ -22,6 +22,8 @@ from vaekit.training.data import load_data
 from vaekit.training.folder import RunFolder, load_run_model, open_run
 from vaekit.training.lock import RunLock
 
+MAX_CLASS_ROWS = 20  # class_samples.png draws at most this many classes, evenly spaced
+
 
 def write_plots(
     vae,
@@ -74,21 +76,23 @@ def write_plots(
         as_label = ""
     vamp = vae.model.pseudo_inputs is not None
     prior = "the VampPrior" if vamp else "z ~ N(0, I)"
+    in_turn = (
+        "" if labels is None else f", each {conditions.first_label_name(vae.config, test)} in turn"
+    )
     steps = {  # file name -> how to draw it (None: this run has nothing to draw there)
         "latent_space.png": lambda path: plots.plot_latent_space(mu, sample.labels, path, classes),
         "reconstructions.png": lambda path: plots.plot_reconstructions(
             originals, vae.reconstruct(originals, labels=chosen(shown)), path
         ),
         "samples.png": lambda path: plots.plot_samples(
-            vae.generate(64, seed=seed), path, title=f"samples decoded from {prior}"
+            vae.generate(64, seed=seed), path, title=f"samples decoded from {prior}{in_turn}"
         ),
         "class_samples.png": (
             lambda path: plots.plot_class_samples(
-                class_samples(vae, seed, len(_row_names(vae.config, classes, test))),
+                class_samples(vae, seed, shown_classes(vae.config)),
                 path,
-                _row_names(vae.config, classes, test),
-                title=f"samples of each {conditions.first_label_name(vae.config, test)}, "
-                f"z from {prior}",
+                [_row_names(vae.config, classes, test)[v] for v in shown_classes(vae.config)],
+                title=_class_samples_title(vae, test),
             )
         )
         if labels is not None
@@ -142,13 +146,44 @@ def write_plots(
     return written
 
 
-def class_samples(vae, seed, count: int, per_class: int = 10) -> np.ndarray:
-    """``per_class`` samples of each of ``count`` classes (values of the first label column), row
+def class_samples(vae, seed, values, per_class: int = 10) -> np.ndarray:
+    """``per_class`` samples of each class in ``values`` (values of the first label column), row
     by row, the same latent points in every row; other factors drawn at random from ``seed``."""
+    values = np.asarray(values, np.int32)
+    count = len(values)
     z = np.tile(vae.sample_prior(per_class, seed), (count, 1))  # (count * per_class, D)
     labels = conditions.cycle(vae.config, count * per_class, np.random.default_rng(seed))
-    labels[:, 0] = np.repeat(np.arange(count), per_class)
+    labels[:, 0] = np.repeat(values, per_class)
     return vae.decode(z, labels=labels)
+
+
+def shown_classes(config) -> list[int]:
+    """The classes (values of the first label column) ``class_samples.png`` draws a row of: all
+    of them up to :data:`MAX_CLASS_ROWS`, else that many evenly spaced, the first and the last
+    among them (a picture a screen can show, a few hundred kB in the report).
+
+    >>> from vaekit.config import ModelConfig
+    >>> shown_classes(ModelConfig(conditional=True, condition_levels=[1000]))[:4]
+    [0, 53, 105, 158]
+    """
+    count = config.condition_levels[0]
+    if count <= MAX_CLASS_ROWS:
+        return list(range(count))
+    return np.unique(np.linspace(0, count - 1, MAX_CLASS_ROWS).round().astype(int)).tolist()
+
+
+def _class_samples_title(vae, test) -> str:
+    """``class_samples.png``'s title: what its rows are, and where its latent points come from."""
+    name = conditions.first_label_name(vae.config, test)
+    count, shown = vae.config.condition_levels[0], len(shown_classes(vae.config))
+    prior = "from the VampPrior" if vae.model.pseudo_inputs is not None else "~ N(0, I)"
+    if shown == count:
+        return f"samples of each {name}, a row each: the same z {prior} in every row"
+    values = "classes" if name == "class" else f"values of {name}"
+    return (
+        f"samples of {shown} of the {count:,} {values} (evenly spaced), a row each: the same "
+        f"z {prior} in every row"
+    )
 
 
 def pseudo_input_images(vae) -> np.ndarray:
@@ -196,6 +231,8 @@ def generate(
             f"holds a grid of at most {side} x {side}); for more, run generate again with "
             "another --seed"
         )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise VaekitError(f"--seed: got {seed}, expected an integer >= 0 (or none: a new draw)")
     out = check_output_file(out, "--out", plots.PICTURE_SUFFIXES)
     run, config, source = open_run(path)
     if label is not None and not config.model.conditional:
@@ -239,26 +276,36 @@ def _label_names(run: RunFolder, config) -> tuple[list[str] | None, list[str] | 
 
 
 def _label_text(config, fixed: dict, names, classes) -> str:
-    """The label columns ``fixed`` ({column: value}) in words: "class 3 (cat)", or
-    "shape=1, scale=3" for a factors model (column numbers where ``names`` is None).
+    """The label columns ``fixed`` ({column: value}) in words, by name where the classes have
+    names (as ``--label`` takes them): "class 7", "class cat", or "shape=heart, scale=5" for a
+    factors model (column numbers where ``names`` is None).
 
     >>> from vaekit.config import ModelConfig
     >>> _label_text(ModelConfig(conditional=True, condition_levels=[10]), {0: 7}, None, None)
     'class 7'
+    >>> folders = ModelConfig(conditional=True, condition_levels=[3])  # folders 1, 2, 3
+    >>> _label_text(folders, {0: 1}, None, ["1", "2", "3"])
+    'class 2'
     >>> factors = ModelConfig(conditional=True, condition="factors", condition_levels=[3, 6])
-    >>> _label_text(factors, {0: 2, 1: 5}, ["shape", "scale"], None)
-    'shape=2, scale=5'
+    >>> _label_text(factors, {0: 2, 1: 5}, ["shape", "scale"], ["square", "ellipse", "heart"])
+    'shape=heart, scale=5'
     """
+
+    def shown(column, value):  # a class (the first column) by its name, where it has one
+        return classes[value] if column == 0 and classes and value < len(classes) else value
+
     if config.condition == "class":
-        value = fixed[0]
-        return f"class {value}" + (f" ({classes[value]})" if classes else "")
+        return f"class {shown(0, fixed[0])}"
     return ", ".join(
-        f"{names[column] if names else column}={value}" for column, value in sorted(fixed.items())
+        f"{names[column] if names else column}={shown(column, value)}"
+        for column, value in sorted(fixed.items())
     )
 
 
 def _title(vae, fixed: dict, names, classes) -> str:
     prior = "the VampPrior" if vae.model.pseudo_inputs is not None else "z ~ N(0, I)"
     if not fixed:
-        return f"samples decoded from {prior}"
+        first = names[0] if vae.config.condition == "factors" and names else "class"
+        in_turn = f", each {first} in turn" if vae.config.conditional else ""
+        return f"samples decoded from {prior}{in_turn}"
     return f"{_label_text(vae.config, fixed, names, classes)}: samples decoded from {prior}"
