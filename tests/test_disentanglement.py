@@ -138,14 +138,15 @@ def test_factor_vae_score_of_a_perfect_code_is_one_and_of_noise_chance():
     assert abs(noise["eval_accuracy"] - 1 / len(LEVELS)) < 5 * sigma(SMALL.votes_eval)
 
 
-def test_factor_vae_score_ignores_collapsed_latents_and_is_zero_without_any():
+def test_factor_vae_score_ignores_collapsed_latents_and_is_undefined_without_any():
     rng = np.random.default_rng(4)
     factors = grid()
     collapsed = np.concatenate([perfect_code(factors, rng), np.zeros((len(factors), 4))], 1)
     result = scoring.factor_vae(collapsed, factors, rng, SMALL)
     assert result["active_latents"] == 3 and result["eval_accuracy"] == 1.0
     nothing = scoring.factor_vae(np.zeros((len(factors), 4)), factors, rng, SMALL)
-    assert nothing["eval_accuracy"] == 0.0 and nothing["active_latents"] == 0
+    assert nothing["eval_accuracy"] is None and nothing["active_latents"] == 0
+    assert "no active latent" in nothing["undefined"]
 
 
 def test_sap_known_answers():
@@ -205,7 +206,8 @@ def test_evaluate_disentanglement_on_a_shapes_run(tmp_path):
         "factor_vae", "sap",
     }  # fmt: skip
     assert np.array(saved["mig"]["mutual_information"]).shape == (4, len(saved["factors"]))
-    assert all(0.0 <= value <= 1.0 for value in saved["summary"].values())
+    for key, value in saved["summary"].items():  # a score without a value: None, and why
+        assert 0.0 <= value <= 1.0 if value is not None else key in saved["undefined"], key
     assert format_scores(saved).splitlines()[0] in result.stdout
     assert (run / "plots" / "factor_information.png").stat().st_size > 0
     # The report and compare pages, each written by another process, show the scores.

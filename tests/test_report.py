@@ -201,7 +201,7 @@ def test_a_conditional_model_decodes_a_grid_per_class_within_the_bound():
     assert 10 * explorer.grid**2 * per_image <= MAX_CLASS_VALUES
     assert 10 * (explorer.grid + 1) ** 2 * per_image > MAX_CLASS_VALUES
     grey = [np.asarray(sheet_image(s.to_json()))[0, 0, 0] for s in explorer.grid_sheets]
-    assert grey == [round(255 * c / 10) for c in range(10)]  # each decoded with its class
+    assert np.abs(np.subtract(grey, 25.5 * np.arange(10))).max() <= 4.6  # its class (32 levels)
 
 
 def test_the_plane_spans_a_tight_cloud_of_points():

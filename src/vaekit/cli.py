@@ -31,7 +31,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from vaekit import datasets, distribute, evaluation, hardware, report
+from vaekit import datasets, distribute, evaluation, hardware, plots, report
 from vaekit.backends import is_out_of_memory
 from vaekit.config import Config
 from vaekit.errors import Interrupted, OutOfMemory, VaekitError, one_line
@@ -105,7 +105,10 @@ def _parser() -> argparse.ArgumentParser:
         "--score-samples",
         type=int,
         metavar="N",
-        help="with --disentanglement: N samples in place of disentanglement_lib's 10,000",
+        help="with --disentanglement: N samples in place of disentanglement_lib's 10,000; at "
+        "least what the split's factors need for every factor to show two values among each "
+        "score's draws (15 on all of shapes; more on fewer images, or uneven factors: a "
+        "smaller N is refused, naming it)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -143,17 +146,24 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", default="compare.html", help="HTML file (default compare.html)")
 
     generate = commands.add_parser(
-        "generate", help="decode samples from the prior (N(0, I), or a VampPrior) to a PNG"
+        "generate",
+        help="decode samples from the prior (N(0, I), or a VampPrior) to a picture of a grid",
     )
     generate.add_argument("run_dir")
     generate.add_argument("-n", type=int, default=64, help="how many images (default 64)")
-    generate.add_argument("--out", required=True, help="PNG file to write")
+    generate.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the picture to write (replaced if it exists), in the format its extension names: "
+        f"{', '.join(plots.PICTURE_SUFFIXES)}",
+    )
     generate.add_argument("--seed", type=int, default=None, help="seed of the latent samples")
     generate.add_argument(
         "--label",
-        help="a conditional model's label: a class number or name (3, cat), or factors as "
-        "NAME=LEVEL pairs (shape=2,scale=5; the others drawn at random); default: each class "
-        "in turn",
+        help="a conditional model's label: a class name or number (cat, 3; a class folder's "
+        "name wins over a number), or factors as NAME=LEVEL pairs, each factor once "
+        "(shape=2,scale=5; the others drawn at random); default: each class in turn",
     )
 
     info = commands.add_parser(

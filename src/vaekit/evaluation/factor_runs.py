@@ -5,8 +5,15 @@
 ``RUN_DIR/disentanglement.json`` (and the MIG's factor-latent heat map,
 ``plots/factor_information.png``): the four scores with what is behind them (the MIG's mutual
 information matrix, DCI's importance matrix, the FactorVAE votes, SAP's matrix), the factor names
-and levels, the split, the image count, the seed and the sample counts, the seconds and the
-versions. Only a data set with factor labels has them (``shapes``, ``shapes_color``).
+and levels, what they were computed on (``model``: the model file and its epoch, see
+:mod:`.provenance`; ``dataset``, ``split``, ``images``, the first of the split) and with (the
+``seed`` and the sample counts, ``settings``), the seconds and the versions. A score without a
+value (the FactorVAE score of a code with no active latent) is null in ``summary``, and
+``undefined`` says why. Scores compare where :func:`settings_key` agrees. Only a data set with
+factor labels has them (``shapes``, ``shapes_color``).
+
+Too few ``--score-samples`` for the split's factors (:func:`.disentanglement.minimum_samples`)
+are refused once the factors are read, before the model loads.
 
 Cost: one encoding of each image, then the scores. DCI's gradient-boosted trees (one classifier
 per factor on 10,000 codes, 100 trees per class) take nearly all of it: 3.6 minutes for a 10-latent
@@ -33,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from vaekit import plots
-from vaekit.errors import VaekitError
+from vaekit.errors import VaekitError, plural
 from vaekit.evaluation import disentanglement
 from vaekit.evaluation.images import posterior
+from vaekit.evaluation.provenance import position
 from vaekit.evaluation.runs import _check_arguments, _split_images, _versions
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.training.folder import load_run_model, open_run
@@ -76,6 +84,14 @@ def score_run(
             f"--disentanglement: data set {config.data.dataset!r} has no ground-truth factors; "
             "the scores need a set that has them (shapes, shapes_color)"
         )
+    if not np.ptp(factors.values, axis=0).any():
+        raise VaekitError(
+            f"--limit: no factor takes more than one value over the "
+            f"{plural(len(factors.values), split + ' image')} scored: nothing to score; score "
+            "more images"
+        )
+    # Too few samples, or draws that show one value of a factor: refused before the model loads.
+    disentanglement.check_draws(factors.values, seed, settings, factor_names=factors.names)
     batch_size = batch_size or config.train.batch_size
     target = Path(out) if out is not None else run.path / FILE_NAME
     inside = target.resolve().parent == run.path.resolve()
@@ -97,16 +113,20 @@ def score_run(
         scored, constant = scores.pop("scored_factors"), scores.pop("constant_factors")
         result = {
             "run": str(run.path),
+            "model": position(source, run.path),
+            "dataset": config.data.dataset,
             "split": split,
             "factors": [factors.names[f] for f in scored],  # the columns of the matrices
             "levels": [factors.levels[f] for f in scored],
             "constant_factors": [factors.names[f] for f in constant],
             **scores,
             "summary": None,
+            "undefined": None,
             "seconds": None,
             "versions": _versions(),
         }
         result["summary"] = disentanglement.summary(result)
+        result["undefined"] = disentanglement.undefined(result)
         result["seconds"] = round(time.perf_counter() - started, 3)
         atomic_write_text(target, json.dumps(result, indent=2) + "\n")
         if inside:  # the run's own scores: their heat map among its plots
@@ -123,17 +143,19 @@ def draw_information(result: dict, path):
 
 
 def format_scores(result: dict) -> str:
-    """The headline scores and per-factor MIG as a table for people.
+    """The headline scores and per-factor MIG as a table for people; a score without a value
+    shows why, never a number.
 
     Example:
         >>> result = {"run": "runs/shapes", "split": "test", "images": 4608, "seed": 0,
         ...           "seconds": 50.0, "factors": ["shape", "x"], "summary": {"mig": 0.25,
-        ...           "factor_vae": 0.75}, "mig": {"per_factor": [0.0, 0.5]}}
+        ...           "factor_vae": None}, "mig": {"per_factor": [0.0, 0.5]},
+        ...           "undefined": {"factor_vae": "undefined: no active latent"}}
         >>> print(format_scores(result))
         runs/shapes: test split, 4,608 images, seed 0, 50.0 s
         <BLANKLINE>
         mig                           0.2500
-        factor_vae                    0.7500
+        factor_vae                 undefined: no active latent
         <BLANKLINE>
         MIG per factor: shape 0.000  x 0.500
     """
@@ -142,12 +164,66 @@ def format_scores(result: dict) -> str:
         f"seed {result['seed']}, {result['seconds']:.1f} s",
         "",
     ]
-    lines += [f"{name:<26} {value:9.4f}" for name, value in result["summary"].items()]
+    reasons = result.get("undefined") or {}
+    lines += [
+        f"{name:<26} {value:9.4f}"
+        if value is not None
+        else f"{name:<26} {reasons.get(name, 'undefined')}"
+        for name, value in result["summary"].items()
+    ]
     if "mig" in result:
         per_factor = zip(result["factors"], result["mig"]["per_factor"], strict=True)
-        lines += ["", "MIG per factor: " + "  ".join(f"{n} {v:.3f}" for n, v in per_factor)]
+        lines += [
+            "",
+            "MIG per factor: "
+            + "  ".join(f"{n} {'undefined' if v is None else f'{v:.3f}'}" for n, v in per_factor),
+        ]
     if result.get("constant_factors"):
         lines.append(
             f"not scored (one value over these images): {', '.join(result['constant_factors'])}"
         )
     return "\n".join(lines)
+
+
+def settings_key(result: dict) -> tuple:
+    """What scores must share to be compared: the images (data set, split, count: the first of
+    the split), the factors scored and the sample counts (the seed only redraws the samples).
+    Results written before ``dataset`` was recorded have None in its place."""
+    settings = result.get("settings")
+    settings = tuple(sorted(settings.items())) if isinstance(settings, dict) else None
+    return (
+        result.get("dataset"),
+        result.get("split"),
+        result.get("images"),
+        tuple(result.get("factors") or ()),
+        settings,
+    )
+
+
+def describe_settings(result: dict) -> str:
+    """:func:`settings_key` for people.
+
+    Example:
+        >>> describe_settings({"dataset": "shapes", "split": "test", "images": 256,
+        ...     "factors": ["x", "y"], "constant_factors": ["shape"],
+        ...     "settings": disentanglement.Settings.scaled(400).to_dict()})
+        'shapes, test split, first 256 images; factors x, y (shape: one value); --score-samples 400'
+    """
+    dataset = result.get("dataset") or "data set not recorded"
+    text = f"{dataset}, {result.get('split')} split, first {result.get('images')} images"
+    text += "; factors " + ", ".join(map(str, result.get("factors") or ["not recorded"]))
+    if result.get("constant_factors"):
+        text += f" ({', '.join(map(str, result['constant_factors']))}: one value)"
+    settings = result.get("settings")
+    if not isinstance(settings, dict):
+        return text + "; sample counts not recorded"
+    if settings == disentanglement.DEFAULTS.to_dict():
+        return text + "; disentanglement_lib's sample counts (10,000)"
+    counts = settings.get("mig_samples")
+    try:
+        scaled = disentanglement.Settings.scaled(counts).to_dict()
+    except (TypeError, VaekitError):
+        scaled = None
+    if settings == scaled:
+        return text + f"; --score-samples {counts}"
+    return text + "; sample counts " + ", ".join(f"{k} {v}" for k, v in settings.items())

@@ -8,12 +8,14 @@ the first ``limit`` images of a split, and writes ``evaluation.json``:
   ``nelbo``, ``iwae`` and ``nelbo_minus_iwae`` (see :mod:`vaekit.evaluation.estimators`);
 - ``training_metrics``: ``loss``, ``bce`` and ``kl`` as training logs them (Keras's
   ``evaluate``: per pixel in the reference convention);
-- what it was computed on and with: ``split``, ``images``, ``samples`` (K), ``seed``,
-  ``batch_size``, ``max_points``, ``binarization`` (``data.binarize``), ``binarization_seed``,
-  ``likelihood``, ``loss_convention``, ``prior`` (``normal``, or ``vamp``: the bound uses the
-  mixture's density), ``conditional`` (None, or what a conditional model's label is: its
-  estimates are of ``-log p(x | y)``), ``seconds`` (loading the model and evaluating) and the
-  ``versions``.
+- what it was computed on and with: ``model`` (the model file and where training stood in it,
+  :mod:`vaekit.evaluation.provenance`: the report and ``vaekit compare`` say when the run has
+  trained on since), ``dataset``, ``split``, ``limit`` (``--limit``; None: all), ``images``,
+  ``samples`` (K), ``seed``, ``batch_size``, ``max_points``, ``binarization``
+  (``data.binarize``), ``binarization_seed``, ``likelihood``, ``loss_convention``, ``prior``
+  (``normal``, or ``vamp``: the bound uses the mixture's density), ``conditional`` (None, or
+  what a conditional model's label is: its estimates are of ``-log p(x | y)``), ``seconds``
+  (loading the model and evaluating) and the ``versions``.
 
 Cost: K decodes per image. ``K = 1000`` on MNIST's 10,000 test images is 10 million latent points,
 about 40 minutes on 2 CPU cores with the reference model (250 us a point); ``--limit`` and
@@ -49,8 +51,9 @@ from vaekit.datasets.binarize import TEST_STREAM, TRAIN_STREAM, binarize_static
 from vaekit.errors import VaekitError
 from vaekit.evaluation.estimators import DEFAULT_MAX_POINTS
 from vaekit.evaluation.images import evaluate_images
+from vaekit.evaluation.provenance import position
 from vaekit.io import atomic_write_text, check_output_file
-from vaekit.training.data import load_data
+from vaekit.training.data import check_evaluation_batches, load_data
 from vaekit.training.folder import RunFolder, load_run_model, open_run
 from vaekit.training.lock import RunLock
 from vaekit.version import __version__
@@ -96,6 +99,9 @@ def evaluate_run(
         f"decoding {max_points:,} latent points at a time",
     )
     images = _split_images(config, run, split, limit)
+    check_evaluation_batches(
+        config, len(images), batch_size or config.train.batch_size, bool(batch_size)
+    )
     batch_size = batch_size or config.train.batch_size
     target = Path(out) if out is not None else run.path / FILE_NAME
     # One writer per run folder: locked while the result is computed and written into it.
@@ -113,7 +119,10 @@ def evaluate_run(
         metrics = vae.evaluate(images, batch_size=batch_size, labels=labels)
         result = {
             "run": str(run.path),
+            "model": position(source, run.path),
+            "dataset": config.data.dataset,
             "split": split,
+            "limit": limit,
             "images": len(estimates),
             "samples": samples,
             "seed": seed,

@@ -30,6 +30,8 @@ Example:
 
 from __future__ import annotations
 
+from vaekit.errors import plural
+
 ROWS = {  # key in "nats_per_image": label
     "reconstruction": "reconstruction",
     "kl": "KL",
@@ -46,7 +48,7 @@ def format_table(result: dict) -> str:
     if binarization != "none":
         binarization += f" (seed {result['binarization_seed']})"
     lines = [
-        f"{result['run']}: {result['split']} split, {result['images']:,} images, "
+        f"{result['run']}: {result['split']} split, {plural(result['images'], 'image')}, "
         f"K = {result['samples']:,} importance samples, seed {result['seed']}, "
         f"{result['seconds']:.1f} s",
         f"likelihood {result['likelihood']}, loss convention {result['loss_convention']}, "
@@ -57,8 +59,15 @@ def format_table(result: dict) -> str:
     for key, label in ROWS.items():
         term = result["nats_per_image"][key]
         lines.append(f"{label:<22} {_number(term['mean'])} {_number(term['standard_error'])}")
+    if result["images"] < 2:
+        lines.append("n/a: a standard error needs two images or more")
     metrics = result["training_metrics"]
     lines += ["", "training metrics: " + "  ".join(f"{k} {_short(v)}" for k, v in metrics.items())]
+    if (result.get("limit") or 0) > result["images"]:
+        lines.append(
+            f"note: --limit {result['limit']:,}, but the {result['split']} split has "
+            f"{plural(result['images'], 'image')}: all of them were evaluated"
+        )
     if result["likelihood"] == "bernoulli" and result["binarization"] == "none":
         lines.append(
             "note: a bernoulli likelihood on grey-level images is not a density; these numbers "

@@ -13,6 +13,12 @@ and on its own; it is about 3 MB for an MNIST run (2,000 points, a 40 x 40 grid,
 - :func:`write_run_report`: the same from a model and test images already loaded, for the end of
   training, where the run folder is already locked.
 
+``evaluation.json`` and ``disentanglement.json`` are read by :mod:`.results`, which checks every
+value the pages show: a damaged or hand-edited file is a line saying what is wrong with it, shown
+in its place. Each result is compared with the run's model now
+(:mod:`vaekit.evaluation.provenance`): after ``vaekit train --resume`` the pages show "computed
+at epoch 3; the model is now at epoch 5: run vaekit evaluate RUN again" instead of its numbers.
+
 Example:
     >>> path = write_report("runs/mnist")  # doctest: +SKIP
     >>> path.name  # doctest: +SKIP
@@ -22,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import warnings
 from pathlib import Path
@@ -32,12 +37,14 @@ import yaml
 
 from vaekit import plots
 from vaekit.config import Config
-from vaekit.errors import VaekitError, one_line
+from vaekit.errors import ModelFileError, VaekitError, one_line
+from vaekit.evaluation import provenance
 from vaekit.evaluation.factor_runs import FILE_NAME as SCORES_FILE
 from vaekit.evaluation.factor_runs import PLOT_NAME, draw_information
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report.explorer import explore
-from vaekit.report.html import render_page
+from vaekit.report.html import png_size, render_page
+from vaekit.report.results import read_evaluation, read_scores, with_provenance
 
 # A module, not its names: vaekit.training.run may import this package while it loads itself.
 from vaekit.training import data as run_data
@@ -47,6 +54,7 @@ from vaekit.training.lock import RunLock
 from vaekit.version import __version__
 
 FILE_NAME = "report.html"
+EVALUATION_FILE = "evaluation.json"
 DEFAULT_POINTS = 2000
 DEFAULT_GRID = 40
 CURVES = ("loss.png", "nelbo.png")  # shown with the metrics, not among the other plots
@@ -142,12 +150,16 @@ def write_run_report(
     bar = keras.utils.Progbar(3, verbose=verbose, unit_name="step")  # read, explorer, page
     config = Config.load(run.config)
     rows = read_metrics(run.metrics)
-    pictures = {path.name: path.read_bytes() for path in sorted(run.plots.glob("*.png"))}
-    notes = []
+    pictures, notes = _pictures(run.plots), []
     if not pictures:
         notes.append(f"no plots yet: vaekit plot {run.path} draws them")
     curves = [(name, pictures.pop(name)) for name in CURVES if name in pictures]
-    scores = read_scores(run.path / SCORES_FILE)
+    source = Path(source) if source is not None else run.model
+    try:
+        now = provenance.position(source, run.path)  # the model the page shows
+    except ModelFileError:
+        now = None
+    scores = with_provenance(read_scores(run.path / SCORES_FILE), now, run.path, SCORES_FILE)
     information = pictures.pop(PLOT_NAME, None)  # shown beside the scores
     if information is None and isinstance(scores, dict):
         information = _draw_information(scores)
@@ -159,7 +171,6 @@ def write_run_report(
     if len(test):  # encodes the points and decodes the grid: the long step
         explorer = explore(vae, test, points, grid, classes, notify).to_json()
     bar.add(1)
-    source = Path(source) if source is not None else run.model
     model = source.name
     if source != run.model:
         why = "damaged" if run.model.exists() else "not written yet: training unfinished"
@@ -186,7 +197,9 @@ def write_run_report(
         metrics=rows,
         curves=curves,
         plots=[(name, pictures[name]) for name in ordered],
-        evaluation=read_evaluation(run.path / "evaluation.json"),
+        evaluation=with_provenance(
+            read_evaluation(run.path / EVALUATION_FILE), now, run.path, EVALUATION_FILE
+        ),
         explorer=explorer,
         notes=notes,
         disentanglement=scores,
@@ -195,6 +208,23 @@ def write_run_report(
     atomic_write_text(target, page)
     bar.add(1)
     return target
+
+
+def _pictures(folder: Path) -> dict[str, bytes]:
+    """The PNG files of a run's plots folder by name, but any that is not a PNG (damaged, or
+    replaced by hand): left out with a warning naming it (the heat map is drawn again from
+    ``disentanglement.json``, ``vaekit plot`` draws the others)."""
+    pictures = {}
+    for path in sorted(folder.glob("*.png")):
+        try:
+            png = path.read_bytes()
+            png_size(png)
+        except (OSError, ValueError) as error:
+            warnings.warn(f"{path}: not a readable PNG ({one_line(error)}); the report leaves it "
+                          "out", stacklevel=3)  # fmt: skip
+            continue
+        pictures[path.name] = png
+    return pictures
 
 
 def _draw_curves(rows: list[dict]) -> list[tuple[str, bytes]]:
@@ -216,30 +246,3 @@ def _draw_information(scores: dict) -> bytes | None:
             return (Path(folder) / PLOT_NAME).read_bytes()
     except (KeyError, TypeError, ValueError):  # a hand-edited file: the table still shows
         return None
-
-
-def read_scores(path: Path) -> dict | str | None:
-    """``disentanglement.json``; None if there is none, or a line saying why it cannot be read."""
-    return _read_result(path, "summary", "a disentanglement result")
-
-
-def read_evaluation(path: Path) -> dict | str | None:
-    """``evaluation.json``; None if there is none, or a line saying why it cannot be read (the
-    page shows it: a damaged evaluation is not a missing one)."""
-    return _read_result(path, "nats_per_image", "an evaluation")
-
-
-def _read_result(path: Path, key: str, what: str) -> dict | str | None:
-    """A JSON result whose ``key`` holds a mapping; None if absent, else why it does not read."""
-    if not path.exists():
-        return None
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        warnings.warn(
-            f"{path}: unreadable ({one_line(error)}); the report leaves it out", stacklevel=4
-        )
-        return f"{path.name} is unreadable ({one_line(error)})"
-    if not isinstance(result, dict) or not isinstance(result.get(key), dict):
-        return f"{path.name} is not {what} vaekit wrote"
-    return result

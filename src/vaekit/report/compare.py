@@ -4,7 +4,10 @@ The page holds the runs' configs side by side (the settings that differ first, h
 shared ones folded away), their metric curves overlaid (one figure per metric, one line per run),
 their final figures in one table (the last epoch's metrics, and the evaluation in nats where
 ``evaluation.json`` exists), their disentanglement scores and heat maps where scored, and their
-sample grids next to each other (conditional models' per-class grids too). Like the report
+sample grids next to each other (conditional models' per-class grids too). An evaluation or
+scores computed on an older model of the run (before a ``vaekit train --resume``) are left out,
+with the sentence that says so; disentanglement scores share a table only where they were
+computed on the same images, factors and sample counts (one table per such setting). Like the report
 (:mod:`vaekit.report`), it embeds everything and fetches nothing. It reads the run folders only, so
 it works on runs that are still training and on runs from any vaekit version.
 
@@ -19,15 +22,25 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from pathlib import Path
 
 import yaml
 from matplotlib.figure import Figure
 
 from vaekit.config import Config, read_config_file
-from vaekit.errors import VaekitError, plural
+from vaekit.errors import VaekitError, one_line, plural
+from vaekit.evaluation import provenance
+from vaekit.evaluation.factor_runs import describe_settings, settings_key
 from vaekit.io import atomic_write_text, check_output_file
-from vaekit.report import PLOT_NAME, SCORES_FILE, read_evaluation, read_scores
+from vaekit.report import (
+    EVALUATION_FILE,
+    PLOT_NAME,
+    SCORES_FILE,
+    read_evaluation,
+    read_scores,
+    with_provenance,
+)
 from vaekit.report import html as html_page
 from vaekit.training.callbacks import read_metrics
 
@@ -100,14 +113,21 @@ def compare_runs(run_dirs, out) -> Path:
         *(with_defaults(flatten(_read_config(run / "config.yaml"))) for run in runs), strict=True
     )
     metrics = [read_metrics(run / "metrics.csv") for run in runs]
-    evaluations = [read_evaluation(run / "evaluation.json") for run in runs]
-    scores = [read_scores(run / SCORES_FILE) for run in runs]
+    now = [provenance.current(run) for run in runs]  # the model each run holds now
+    evaluations = [
+        with_provenance(read_evaluation(run / EVALUATION_FILE), position, run, EVALUATION_FILE)
+        for run, position in zip(runs, now, strict=True)
+    ]
+    scores = [
+        with_provenance(read_scores(run / SCORES_FILE), position, run, SCORES_FILE)
+        for run, position in zip(runs, now, strict=True)
+    ]
     sections = [
         ("Configuration", _config_table(names, list(configs), list(filled))),
         ("Curves", _curves(names, metrics)),
         ("Final figures", _final_table(names, metrics, evaluations)),
         *(
-            [("Disentanglement", _scores_table(names, scores) + _heat_maps(names, runs))]
+            [("Disentanglement", _scores_table(names, scores) + _heat_maps(names, runs, scores))]
             if any(score is not None for score in scores)
             else []
         ),
@@ -224,30 +244,50 @@ def _curves(names: list[str], metrics: list[list[dict]]) -> str:
 
 
 def _final_table(names, metrics, evaluations) -> str:
+    shown_now = [e for e in evaluations if isinstance(e, dict) and _provenance(e)[0] != "stale"]
+    # What the nats were computed on: where the runs' differ, each cell says its own.
+    images = {(e.get("dataset"), e.get("split"), e.get("images")) for e in shown_now}
+    split = "test " if all(e.get("split", "test") == "test" for e in shown_now) else ""
     head = "<tr><th>run</th><th>epochs</th>" + "".join(f"<th>{key}</th>" for key in FINAL)
-    head += "".join(f"<th>test {key} (K)</th>" for key in EVALUATED) + "</tr>"
-    body = ""
+    head += "".join(f"<th>{split}{key} (K)</th>" for key in EVALUATED) + "</tr>"
+    body, notes = "", []
+    if len(images) > 1:
+        notes.append(
+            "evaluated on different images (data set, split or --limit, beside each value): "
+            "their nats compare only where these agree"
+        )
     for name, rows, evaluation in zip(names, metrics, evaluations, strict=True):
         last = rows[-1] if rows else {}
         cells = "".join(f"<td>{_number(last.get(key))}</td>" for key in FINAL)
+        state, sentence = _provenance(evaluation)
+        if isinstance(evaluation, str):
+            notes.append(f"{name}: {evaluation}")
+        elif sentence:
+            notes.append(f"{name}: {sentence}")
         for key in EVALUATED:
             entry = evaluation["nats_per_image"].get(key) if isinstance(evaluation, dict) else None
             if evaluation is None:
                 shown = '<span class="note">not evaluated</span>'
             elif isinstance(evaluation, str):
                 shown = f'<span class="note" title="{html.escape(evaluation)}">unreadable</span>'
+            elif state == "stale":  # of an older model than the run's: not beside the others
+                shown = f'<span class="note" title="{html.escape(sentence)}">stale</span>'
             elif not isinstance(entry, dict) or entry.get("mean") is None:
                 shown = '<span class="note">not finite</span>'
             else:
                 error = entry.get("standard_error")
                 shown = f"{entry['mean']:.2f}" + (f" ± {error:.2f}" if error is not None else "")
                 shown += f" ({evaluation.get('samples')})"
+                if len(images) > 1:
+                    where = f"{evaluation.get('split')}, {evaluation.get('images')} images"
+                    shown += f' <span class="note">{html.escape(where)}</span>'
+                shown += "" if state == "current" else ' <span class="note">(?)</span>'
             cells += f"<td>{shown}</td>"
         epochs = int(last["epoch"]) if last.get("epoch") is not None else 0
         body += f"<tr><th>{html.escape(name)}</th><td>{epochs}</td>{cells}</tr>"
-    note = ""
+    note = "".join(f'<p class="note">{html.escape(line)}</p>' for line in notes)
     if any(evaluation is None for evaluation in evaluations):
-        note = (
+        note += (
             '<p class="note">not evaluated: <code>vaekit evaluate RUN_DIR</code> measures a '
             "run's test set in nats; —: no such value in metrics.csv (no validation, or a "
             "run from before it was logged)</p>"
@@ -255,41 +295,108 @@ def _final_table(names, metrics, evaluations) -> str:
     return f'<table class="compare numbers">{head}{body}</table>{note}'
 
 
+def _provenance(result) -> tuple[str, str]:
+    """``(state, sentence)`` of a read result (:func:`vaekit.report.with_provenance`)."""
+    if not isinstance(result, dict):
+        return "current", ""
+    found = result.get("provenance") or {}
+    return found.get("state", "current"), found.get("sentence", "")
+
+
 def _scores_table(names, scores) -> str:
-    """The runs' disentanglement scores (``disentanglement.json``'s summary) side by side."""
+    """The runs' disentanglement scores (``disentanglement.json``'s summary) side by side: one
+    table for each setting they were computed with (images, factors, sample counts), so that
+    only scores of one setting share a column; stale, unreadable and missing ones below."""
     keys = list(html_page.SCORE_NAMES)
     head = "<tr><th>run</th>" + "".join(
         f"<th>{html.escape(html_page.SCORE_NAMES[key])}</th>" for key in keys
     )
-    body = ""
+    groups: dict[tuple, list[tuple[str, dict]]] = {}
+    others, notes = "", []
     for name, score in zip(names, scores, strict=True):
-        if not isinstance(score, dict):
-            why = "not scored" if score is None else "unreadable"
-            cells = f'<td colspan="{len(keys)}"><span class="note">{why}</span></td>'
+        state, sentence = _provenance(score)
+        if isinstance(score, dict) and state != "stale":
+            groups.setdefault(settings_key(score), []).append((name, score))
+            if sentence:
+                notes.append(f"{name}: {sentence}")
+            continue
+        if score is None:
+            why = "not scored"
+        elif isinstance(score, str):
+            why, sentence = "unreadable", score
         else:
-            values = (score["summary"].get(key) for key in keys)
-            cells = "".join(
-                f"<td>{value:.3f}</td>" if isinstance(value, int | float) else "<td>—</td>"
-                for value in values
-            )
-        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
-    note = ""
+            why = "stale"
+        if sentence:
+            notes.append(f"{name}: {sentence}")
+        cells = f'<td colspan="{len(keys)}"><span class="note">{why}</span></td>'
+        others += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+    tables = ""
+    for members in groups.values():
+        body = ""
+        for name, score in members:
+            reasons = score.get("undefined") or {}
+            cells = ""
+            for key in keys:
+                value = score["summary"].get(key)
+                if isinstance(value, int | float):
+                    cells += f"<td>{value:.3f}</td>"
+                elif key in score["summary"]:  # null: undefined, with its reason
+                    why = reasons.get(key, "undefined")
+                    cells += f'<td title="{html.escape(why)}">undefined</td>'
+                    notes.append(f"{name}, {html_page.SCORE_NAMES[key]}: {why}")
+                else:
+                    cells += "<td>—</td>"
+            unknown = ' <span class="note">(?)</span>' if _provenance(score)[0] != "current" else ""
+            body += f"<tr><th>{html.escape(name)}{unknown}</th>{cells}</tr>"
+        caption = html.escape(describe_settings(members[0][1]))
+        tables += f'<p class="note">{caption}</p><table class="compare numbers">{head}</tr>{body}'
+        tables += "</table>"
+    if others:
+        tables += f'<table class="compare numbers">{head}</tr>{others}</table>'
+    if len(groups) > 1:
+        notes.insert(
+            0,
+            f"computed with {len(groups)} different settings (images, factors or sample "
+            "counts): each table holds the scores of one, which compare only with each other",
+        )
+    note = "".join(f'<p class="note">{html.escape(line)}</p>' for line in notes)
     if any(score is None for score in scores):
-        note = (
+        note += (
             '<p class="note">not scored: <code>vaekit evaluate RUN_DIR --disentanglement</code> '
             "scores a run on a data set with ground-truth factors</p>"
         )
-    return f'<table class="compare numbers">{head}</tr>{body}</table>{note}'
+    return tables + note
 
 
 def _plots(names: list[str], runs: list[Path], file_name: str) -> list[tuple[str, bytes]]:
-    """Each run's ``plots/FILE_NAME``, captioned with the run's name, where it has one."""
+    """Each run's ``plots/FILE_NAME``, captioned with the run's name, where it has one that is a
+    PNG (a damaged one is left out, with a warning naming it)."""
     paths = [(name, run / "plots" / file_name) for name, run in zip(names, runs, strict=True)]
-    return [(name, path.read_bytes()) for name, path in paths if path.is_file()]
+    images = []
+    for name, path in paths:
+        if path.is_file():
+            try:
+                png = path.read_bytes()
+                html_page.png_size(png)
+            except (OSError, ValueError) as error:
+                warnings.warn(
+                    f"{path}: not a readable PNG ({one_line(error)}); compare leaves it out",
+                    stacklevel=2,
+                )
+                continue
+            images.append((name, png))
+    return images
 
 
-def _heat_maps(names: list[str], runs: list[Path]) -> str:
-    images = _plots(names, runs, PLOT_NAME)
+def _heat_maps(names: list[str], runs: list[Path], scores) -> str:
+    """The runs' MIG heat maps, but of a run whose scores are stale or unreadable (the heat map
+    is drawn with the scores: it is as old) or that has none."""
+    shown = [
+        (name, run)
+        for name, run, score in zip(names, runs, scores, strict=True)
+        if isinstance(score, dict) and _provenance(score)[0] != "stale"
+    ]
+    images = _plots([name for name, _ in shown], [run for _, run in shown], PLOT_NAME)
     return html_page.figures(images, "") if images else ""
 
 

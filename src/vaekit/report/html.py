@@ -170,6 +170,9 @@ def _evaluation_section(result: dict | str | None) -> str:
             f'<p class="note">{what}: <code>vaekit evaluate RUN_DIR</code> computes '
             "the negative ELBO and the importance-weighted bound in nats per image</p>"
         )
+    state, sentence = _provenance(result)
+    if state == "stale":  # of an older model: the sentence, not its numbers
+        return f'<p class="note">{html.escape(sentence)}</p>'
     nats = result.get("nats_per_image") or {}
     rows = "".join(
         f"<tr><th>{html.escape(name)}</th><td>{_nats(nats.get(key))}</td></tr>"
@@ -184,7 +187,15 @@ def _evaluation_section(result: dict | str | None) -> str:
     return (
         f'<table class="numbers"><tr><th>nats per image</th><td>mean ± standard error</td></tr>'
         f'{rows}</table><p class="note">{settings}</p>'
+        + (f'<p class="note">{html.escape(sentence)}</p>' if sentence else "")
     )
+
+
+def _provenance(result: dict) -> tuple[str, str]:
+    """``(state, sentence)`` of a result against the run's model now (``vaekit.report``'s
+    ``with_provenance``): "current", "stale" or "unknown"."""
+    found = result.get("provenance") or {}
+    return found.get("state", "current"), found.get("sentence", "")
 
 
 SCORE_NAMES = {  # disentanglement.json's summary key: what the page calls it
@@ -206,17 +217,28 @@ def _scores_section(result: dict | str | None, information: bytes | None) -> str
             f'<p class="note">{html.escape(result)}: <code>vaekit evaluate RUN_DIR '
             "--disentanglement</code> computes the scores again</p>"
         )
+    state, sentence = _provenance(result)
+    if state == "stale":  # of an older model: the sentence, not its numbers or heat map
+        return f'<p class="note">{html.escape(sentence)}</p>'
     chance = _noise_scores(result)
+    reasons = result.get("undefined") or {}
     rows = "".join(
-        f"<tr><th>{html.escape(SCORE_NAMES.get(key, key))}</th><td>{value:.3f}</td>"
-        f"<td>{chance[key]:.3f}</td></tr>"
+        f"<tr><th>{html.escape(SCORE_NAMES.get(key, key))}</th>"
+        + (
+            f"<td>{value:.3f}</td>"
+            if value is not None
+            else f'<td class="note">{html.escape(reasons.get(key, "undefined"))}</td>'
+        )
+        + f"<td>{chance[key]:.3f}</td></tr>"
         for key, value in result["summary"].items()
-        if isinstance(value, int | float) and key in chance
+        if (value is None or isinstance(value, int | float)) and key in chance
     )
     factors = result.get("factors") or []
     per_factor = (result.get("mig") or {}).get("per_factor") or []
     head = "".join(f"<th>{html.escape(str(name))}</th>" for name in factors)
-    gaps = "".join(f"<td>{value:.3f}</td>" for value in per_factor)
+    gaps = "".join(
+        "<td>undefined</td>" if value is None else f"<td>{value:.3f}</td>" for value in per_factor
+    )
     settings = ", ".join(
         f"{key} {html.escape(str(result[key]))}" for key in ("split", "images", "seed")
         if key in result
@@ -234,7 +256,9 @@ def _scores_section(result: dict | str | None, information: bytes | None) -> str
         f'<div class="scroll"><table class="numbers"><tr><th>MIG per factor</th>{head}</tr>'
         f"<tr><th></th>{gaps}</tr></table></div>"
         f'<p class="note">{settings}; as disentanglement_lib defines them '
-        "(vaekit.evaluation.disentanglement)</p>" + heat_map
+        "(vaekit.evaluation.disentanglement)</p>"
+        + (f'<p class="note">{html.escape(sentence)}</p>' if sentence else "")
+        + heat_map
     )
 
 
@@ -269,7 +293,7 @@ def _explorer_section(data: dict | None) -> str:
     )
     names = data.get("gridNames") or []
     picker = ""
-    if len(names) > 1:  # a conditional model: a grid decoded per class
+    if names:  # a conditional model: a grid decoded per class
         label = html.escape(data.get("gridLabel") or "class")
         options = "".join(
             f'<option value="{i}">{html.escape(name)}</option>' for i, name in enumerate(names)
@@ -282,6 +306,13 @@ def _explorer_section(data: dict | None) -> str:
             f"; the model is conditional: the plane is decoded with the {label} the picker "
             "chooses, each test image with its own"
         )
+        total = data.get("gridClasses") or len(names)
+        if len(names) < total:  # the size bound left classes out
+            values = "classes" if label == "class" else f"values of {label}"
+            count += (
+                f" (a grid for {len(names):,} of the {total:,} {values}, evenly spaced: the "
+                "most the page holds)"
+            )
     return f"""<p>Coordinates: <strong id="projection">{html.escape(data["description"])}</strong>.
 Each dot is the latent mean of one of {count}. Point anywhere on the plane to see the image
 decoded there (from a {data["grid"]} x {data["grid"]} grid decoded in advance); click a dot to see
@@ -501,7 +532,7 @@ SCRIPT = """
     drawTile(data.gridSheets[state.sheet], images.grids[state.sheet], row * n + column,
       document.getElementById("decoded"));
     var cx = e[0] + column / (n - 1) * (e[1] - e[0]), cy = e[3] - row / (n - 1) * (e[3] - e[2]);
-    var as = data.gridNames && data.gridNames.length > 1
+    var as = data.gridNames && data.gridNames.length > 0
       ? " as " + (data.gridLabel || "class") + " " + data.gridNames[state.sheet] : "";
     document.getElementById("decoded-caption").textContent =
       "decoded at (" + cx.toFixed(2) + ", " + cy.toFixed(2) + ")" + as;
