@@ -76,9 +76,7 @@ def load_model(path: str | Path, compile: bool = True):
     """
     read_model_header(path)
     try:
-        model = keras.saving.load_model(
-            path, custom_objects=PORTABLE_OPTIMIZERS, compile=compile
-        )
+        model = keras.saving.load_model(path, custom_objects=PORTABLE_OPTIMIZERS, compile=compile)
     except OSError as error:
         if error.errno in NO_ROOM:  # a full disk, not a damaged file
             raise StorageError(
