@@ -93,7 +93,10 @@ def test_import_vaekit_raises_a_vaekit_error(backend, words):
     assert raised["line"].startswith(words) and "\n" not in raised["line"]
 
 
+# Slow: it needs JAX (Keras's numpy backend imports it), which CI installs before the slow tests.
+@pytest.mark.slow
 def test_keras_loaded_on_a_backend_vaekit_cannot_run_on_is_a_vaekit_error():
+    pytest.importorskip("jax", reason="Keras's numpy backend imports jax")
     code = "import os; os.environ['KERAS_BACKEND'] = 'numpy'; import keras; " + IMPORT
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300)  # fmt: skip
