@@ -45,6 +45,15 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
 
 
+def batch_sizes(count: int, batch_size: int) -> set[int]:
+    """The sizes of the batches ``count`` images make: whole ones, and a last, smaller one.
+
+    >>> sorted(batch_sizes(65, 64)), sorted(batch_sizes(10, 64))
+    ([1, 64], [10])
+    """
+    return {min(batch_size, count)} | ({count % batch_size} if count % batch_size else set())
+
+
 def check_steps_per_execution(n: int, batch_size: int, per_execution: int, first_step: int = 0):
     """Raise a ``ConfigError`` unless ``per_execution`` steps divide every pass evenly.
 

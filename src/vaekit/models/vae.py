@@ -32,6 +32,7 @@ import numpy as np
 from vaekit import backends, distribute
 from vaekit.config import ModelConfig, _build_section
 from vaekit.datasets.pipeline import (
+    batch_sizes,
     check_steps_per_execution,
     make_dataset,
     steps_per_epoch,
@@ -358,11 +359,11 @@ class VariationalAutoencoder:
         code is undefined; see :data:`vaekit.models.divergences.DIVERGENCES`), the last one too."""
         name = self.model.loss_settings.divergence
         smallest = DIVERGENCES[name].smallest_batch
-        last = count % batch_size or min(batch_size, count)
-        if min(batch_size, count, last) < smallest:
+        least = min(batch_sizes(count, batch_size))
+        if least < smallest:
             raise DataError(
                 f"batch_size: {batch_size} leaves the {count} images of {what} a batch of "
-                f"{min(batch_size, count, last)}, but the divergence {name} needs batches of at "
+                f"{least}, but the divergence {name} needs batches of at "
                 f"least {smallest} images ({DIVERGENCES[name].why}); choose a batch_size that "
                 f"leaves no smaller batch"
             )

@@ -15,7 +15,7 @@ from vaekit.datasets import ArrayImages, FileImages, Images
 from vaekit.datasets.binarize import HELD_OUT_STREAM, TEST_STREAM, TRAIN_STREAM, binarize_static
 from vaekit.datasets.folder import Manifest
 from vaekit.datasets.images import cache_to_memmap
-from vaekit.datasets.pipeline import check_steps_per_execution
+from vaekit.datasets.pipeline import batch_sizes, check_steps_per_execution
 from vaekit.errors import (
     ConfigError,
     DataError,
@@ -159,15 +159,6 @@ def check_batch_size(config: Config) -> None:
             f"needs batches of at least {divergence.smallest_batch} images ({divergence.why}); "
             f"use train.batch_size >= {divergence.smallest_batch}"
         )
-
-
-def batch_sizes(count: int, batch_size: int) -> set[int]:
-    """The sizes of the batches ``count`` images make: whole ones, and a last, smaller one.
-
-    >>> sorted(batch_sizes(65, 64)), sorted(batch_sizes(10, 64))
-    ([1, 64], [10])
-    """
-    return {min(batch_size, count)} | ({count % batch_size} if count % batch_size else set())
 
 
 def _fits(count: int | None, batch_size: int, smallest: int) -> bool:
