@@ -175,21 +175,39 @@ def _keras_step_timer(records: list):
     return keras.callbacks.LambdaCallback(on_train_batch_end=after_step)
 
 
+def _peak_tensorflow() -> float:
+    import tensorflow as tf
+
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
+
+def _peak_jax() -> float:
+    import jax
+
+    return (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use", float("nan"))
+
+
+def _peak_torch() -> float:
+    import torch
+
+    return torch.cuda.max_memory_allocated()
+
+
+# backend -> the peak bytes its allocator held on the first GPU
+PEAK_DEVICE_BYTES = {"tensorflow": _peak_tensorflow, "jax": _peak_jax, "torch": _peak_torch}
+
+
 def _keras_info(model) -> dict:
     import keras
 
-    info = {"backend": keras.backend.backend(), "device": "cpu", "jit_compile": model.jit_compile}
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    from vaekit import hardware
 
-        gpus = tf.config.list_logical_devices("GPU")
-        if gpus:
-            physical = tf.config.list_physical_devices("GPU")[0]
-            details = tf.config.experimental.get_device_details(physical)
-            info.update(device="gpu", device_name=details.get("device_name", "GPU"))
-            info["peak_device_mib"] = (
-                tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-            )
+    backend = keras.backend.backend()
+    info = {"backend": backend, "device": "cpu", "jit_compile": model.jit_compile}
+    found = hardware.gpus()
+    if found:
+        info.update(device="gpu", device_name=found[0][0])
+        info["peak_device_mib"] = PEAK_DEVICE_BYTES[backend]() / 2**20
     return info
 
 
