@@ -68,7 +68,7 @@ test-environments: setup
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	set -e; wheel=$$(ls $(CURDIR)/dist/vaekit-*.whl); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	cp tests/test_console.py tests/test_without_tensorflow.py tests/test_across_environments.py \
+	cp tests/support.py tests/test_console.py tests/test_without_tensorflow.py tests/test_across_environments.py \
 		configs/mnist_seed.yaml "$$tmp/"; \
 	for backend in $(ENVIRONMENTS); do \
 		case $$backend in \

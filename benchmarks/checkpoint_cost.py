@@ -22,7 +22,7 @@ CONFIG = Path(__file__).parents[1] / "configs" / "mnist_seed.yaml"
 
 
 def one_epoch(every: int, folder: Path) -> float:
-    from vaekit.training.callbacks import read_metrics
+    from vaekit.runs.metrics import read_metrics
 
     out = folder / f"every-{every}"
     setting = f"train.checkpoint_every_steps={every or 'null'}"

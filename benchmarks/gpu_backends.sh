@@ -39,6 +39,7 @@
 # TensorFlow), installs .whl/ into it with the same `pip --target`, and runs every step at a tenth
 # of its size (fewer steps and rounds, a tenth of the images and of K), JAX on the CPU.
 set -uo pipefail
+{  # read whole before it runs, so that editing this file meanwhile cannot change a run
 cd "$(dirname "$0")/.."
 root=$PWD
 
@@ -46,7 +47,9 @@ fail() { echo "gpu_backends.sh: $*" >&2; exit 2; }
 
 wheels() {
   [ -x .venv/bin/python ] || fail "no .venv: run make setup first"
-  grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
+  local exclude
+  exclude=$(git rev-parse --git-path info/exclude 2>/dev/null) && mkdir -p "$(dirname "$exclude")" \
+    && { grep -qx '/.whl/' "$exclude" 2>/dev/null || echo /.whl/ >> "$exclude"; }
   rm -rf .whl && mkdir .whl
   .venv/bin/python -m pip wheel --quiet --no-deps --wheel-dir .whl . || return 1
   # Keras and what it needs that the device image lacks (benchmarks/device_image.txt has the
@@ -251,3 +254,5 @@ step binarized run_binarized
 cp benchmarks/device_image.txt "$results/" && pack
 cat "$out/steps.tsv"
 ! awk -F '\t' 'NR > 1 && $2 != 0 {bad = 1} END {exit !bad}' "$out/steps.tsv"
+exit $?
+}

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from vaekit.config import Config
-from vaekit.training.data import load_data
+from vaekit.runs.data import load_data
 from vaekit.training.run import build_vae, prepare_devices
 
 CASES = {

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
-CONFIG = Path(__file__).parents[1] / "configs" / "mnist_seed.yaml"
+CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")  # the reference config
 # A run of a few seconds: 256 images in batches of 64 (4 steps an epoch), a small model.
 TINY = {
     "model": {"seed": 1, "encoder_conv_filters": [8, 8, 8], "decoder_conv_t_filters": [8, 8, 1]},

@@ -13,16 +13,15 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import VAEKIT
 
 RUNS = os.environ.get("VAEKIT_ACROSS_RUNS")
 pytestmark = pytest.mark.skipif(
     not RUNS, reason="runs in the environments make test-environments builds"
 )
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 BACKEND = os.environ.get("KERAS_BACKEND", "")
 BACKENDS = ("tensorflow", "jax", "torch")
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import CONFIG
 
 from vaekit import ModelFileError, VariationalAutoencoder
 from vaekit.cli import main
 
-CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
 RNG = np.random.default_rng(0)
 
 

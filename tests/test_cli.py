@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support import CONFIG
 
 from vaekit import VariationalAutoencoder
 from vaekit.cli import main
 from vaekit.config import Config
-from vaekit.training.callbacks import COLUMNS, DIVERGENCE_COLUMNS, read_metrics
+from vaekit.runs.metrics import COLUMNS, DIVERGENCE_COLUMNS, read_metrics
 
-CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
 SMALL = ["--set", "data.limit=512", "--set", "train.epochs=1", "--quiet"]
 PLOTS = {
     "latent_space.png",

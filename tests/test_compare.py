@@ -3,14 +3,13 @@
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import VAEKIT
 
 from vaekit.report.compare import curve_figures, differing, flatten, with_defaults
 
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"
 
 

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import VAEKIT
 
 from vaekit import hardware
 
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
 TINY = {  # 256 images, batches of 64: 4 steps an epoch
     "model": {"seed": 1},
     "data": {"dataset": "mnist", "limit": 256},

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import copy_run, ok, one_line, snapshot, train_tiny, vaekit
 
-from vaekit.training.callbacks import read_metrics
+from vaekit.runs.metrics import read_metrics
 
 OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"  # a finished run of vaekit ea3615b
 

@@ -13,11 +13,11 @@ import json
 import math
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import VAEKIT
 
 from vaekit import VariationalAutoencoder
 from vaekit.cli import main
@@ -30,10 +30,9 @@ from vaekit.evaluation import (
     evaluate_run,
     format_table,
 )
+from vaekit.runs.lock import RunLock
 from vaekit.training import run as runs
-from vaekit.training.lock import RunLock
 
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
 OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"
 LOG_2PI = math.log(2.0 * math.pi)
 FLOAT32_EPS = 2.0**-24  # unit roundoff of float32

@@ -7,16 +7,15 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import CONFIG
 
 from vaekit.cli import main
-from vaekit.training.callbacks import read_metrics
-from vaekit.training.checkpoints import checkpoint_position, list_checkpoints, read_state
+from vaekit.runs.checkpoints import checkpoint_position, list_checkpoints, read_state
+from vaekit.runs.metrics import read_metrics
 
-CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
 # 512 images in batches of 64: 8 steps an epoch; a checkpoint every 3 steps, all of them kept.
 SETTINGS = [
     "data.limit=512",

@@ -6,23 +6,22 @@ the model's, in the layouts users bring.
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support import VAEKIT
 
 from vaekit import datasets
 from vaekit.cli import main
 from vaekit.datasets import FileImages, decode_image, folder
 from vaekit.datasets.pipeline import iterate, make_dataset
 from vaekit.errors import DataError
-from vaekit.training.callbacks import read_metrics
-from vaekit.training.checkpoints import checkpoint_position, list_checkpoints
+from vaekit.runs.checkpoints import checkpoint_position, list_checkpoints
+from vaekit.runs.metrics import read_metrics
 
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 COLORS = {"red": (230, 20, 20), "green": (20, 200, 40), "blue": (30, 40, 220)}
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from vaekit import datasets
 from vaekit.compat import gdl
 from vaekit.compat.blog import MyVariationalAutoencoder
-from vaekit.training.lock import RunLock
+from vaekit.runs.lock import RunLock
 
 ARGS, CASES = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 root, trained = Path(sys.argv[3]), sys.argv[4] == "1"

@@ -2,11 +2,11 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from support import CONFIG, VAEKIT
 
 from vaekit import hardware
 from vaekit.errors import ConfigError
@@ -15,8 +15,6 @@ from vaekit.hardware import CpuInfo, choose_precision, native_bfloat16
 DATA = Path(__file__).parent / "data"
 XEON = CpuInfo.read(DATA / "cpuinfo_xeon_amx.txt")
 EPYC = CpuInfo.read(DATA / "cpuinfo_epyc_zen3.txt")
-CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 
 
 def test_both_cpu_kinds_are_read_from_their_cpuinfo():

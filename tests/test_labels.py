@@ -32,8 +32,7 @@ from vaekit.datasets import ArrayImages
 from vaekit.errors import DataError
 from vaekit.models import conditions
 from vaekit.report import explorer as explorer_module
-from vaekit.report import write_run_report
-from vaekit.training import figures
+from vaekit.report import figures, write_run_report
 from vaekit.training import run as runs
 
 # Class folders named by numbers, each of one grey level: folder "2" is class number 1, and a

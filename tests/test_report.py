@@ -14,24 +14,23 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support import VAEKIT
 
-from vaekit import datasets
+from vaekit import datasets, report
 from vaekit.cli import main
 from vaekit.config import Config, ModelConfig
 from vaekit.datasets import ArrayImages
 from vaekit.errors import VaekitError
 from vaekit.report import write_report, write_run_report
 from vaekit.report.explorer import MAX_CLASS_VALUES, MAX_SHEET_VALUES, Plane, _extent, explore
+from vaekit.runs.lock import RunLock
 from vaekit.training import run as runs
-from vaekit.training.lock import RunLock
 
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))  # the console script of this environment
 OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"
 SMALL_MODEL = {
     "seed": 1,
@@ -84,7 +83,7 @@ def sheet_image(sheet: dict) -> Image.Image:
 
 
 def train_in_process(folder: Path, settings: dict) -> runs.RunFolder:
-    return runs.train(Config.from_dict(settings), folder, verbose=0)
+    return runs.train(Config.from_dict(settings), folder, verbose=0, finish=report.finish_run)
 
 
 # The page as a file.

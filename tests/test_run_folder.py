@@ -10,20 +10,16 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from support import small_disk
+from support import CONFIG, VAEKIT, small_disk
 
-from vaekit.training.callbacks import read_metrics
-from vaekit.training.checkpoints import list_checkpoints
-from vaekit.training.lock import LOCK_NAME
+from vaekit.runs.checkpoints import list_checkpoints
+from vaekit.runs.lock import LOCK_NAME
+from vaekit.runs.metrics import read_metrics
 
-CONFIG = str(Path(__file__).parents[1] / "configs" / "mnist_seed.yaml")
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 # 256 images in batches of 64: 4 steps an epoch.
 SMALL = ["data.limit=256", "train.batch_size=64", "train.keep_checkpoints=5"]
 METRICS = ("loss", "bce", "kl", "val_loss", "val_bce", "val_kl")

@@ -35,7 +35,7 @@ from vaekit.evaluation import disentanglement as scoring
 from vaekit.evaluation.factor_runs import format_scores
 from vaekit.report import read_scores
 from vaekit.report.html import SCORE_NAMES
-from vaekit.training.data import load_data
+from vaekit.runs.data import load_data
 
 FOUR, STRIDE = [4, 4, 4, 4], [2, 2, 2, 2]
 SHAPES = {

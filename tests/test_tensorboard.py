@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import VAEKIT
 
 from vaekit.training import tensorboard
 
 pytestmark = pytest.mark.skipif(
     not tensorboard.available(), reason="needs the tensorboard package: pip install tensorboard"
 )
-VAEKIT = str(Path(__import__("sys").executable).with_name("vaekit"))
 SETTINGS = [
     "data.limit=256",
     "train.epochs=3",

@@ -8,17 +8,16 @@ source tree. Elsewhere it is skipped: TensorFlow is installed in the development
 import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import VAEKIT
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("VAEKIT_TEST_WITHOUT_TENSORFLOW") != "1",
     reason="runs in the environments make test-environments builds",
 )
-VAEKIT = str(Path(sys.executable).with_name("vaekit"))
 BACKEND = os.environ.get("KERAS_BACKEND", "")
 TINY = ["--set", "train.epochs=1", "--set", "train.batch_size=64", "--quiet"]
 TINY += ["--set", "model.encoder_conv_filters=[8,8,8]"]

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -35,9 +36,10 @@ from vaekit import datasets, distribute, evaluation, hardware, plots, report
 from vaekit.backends import is_out_of_memory
 from vaekit.config import Config
 from vaekit.errors import Interrupted, OutOfMemory, VaekitError, one_line
+from vaekit.report import figures
 from vaekit.report.compare import compare_runs
+from vaekit.runs.agreement import resumable_list
 from vaekit.training import run
-from vaekit.training.agreement import resumable_list
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,10 +182,11 @@ def _train(args) -> int:
     if args.resume:
         if args.out:
             raise _UsageError("--out cannot be used with --resume (the run folder is RUN_DIR)")
-        folder = run.resume(args.resume, args.set, verbose=verbose)
+        folder = run.resume(args.resume, args.set, verbose=verbose, finish=report.finish_run)
     else:
         config = Config.load(args.config, args.set)
-        folder = run.train(config, args.out or run.default_run_dir(args.config), verbose=verbose)
+        out = args.out or run.default_run_dir(args.config)
+        folder = run.train(config, out, verbose=verbose, finish=report.finish_run)
     placement = distribute.active_run()
     if not placement.chief:  # process 0 reports and writes the folder
         print(f"process {placement.cluster.process_id} of {placement.cluster.num_processes}: "
@@ -242,7 +245,7 @@ def _score(args) -> int:
 
 
 def _plot(args) -> int:
-    for path in run.plot(args.run_dir, verbose=0 if args.quiet else 1):
+    for path in figures.plot(args.run_dir, verbose=0 if args.quiet else 1):
         print(path)
     return 0
 
@@ -267,7 +270,7 @@ def _compare(args) -> int:
 
 
 def _generate(args) -> int:
-    print(run.generate(args.run_dir, args.n, args.out, seed=args.seed, label=args.label))
+    print(figures.generate(args.run_dir, args.n, args.out, seed=args.seed, label=args.label))
     return 0
 
 
@@ -308,7 +311,12 @@ class _UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 user mistake)."""
     args = _parser().parse_args(argv)  # argparse itself exits 2 on bad usage
-    warnings.showwarning = _show_warning
+    with _warnings_as_lines():
+        return _run(args)
+
+
+def _run(args) -> int:
+    """The command, with vaekit's errors as one line each and their exit codes."""
     try:
         return COMMANDS[args.command](args)
     except _UsageError as error:
@@ -371,6 +379,18 @@ OUT_OF_MEMORY_HINTS = {
     "generate": "lower -n",
     "plot": "the plots decode at most 10,000 test images; close other programs",
 }
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Warnings as one ``vaekit: warning:`` line each while a command runs; then as they were
+    (a test or notebook that calls :func:`main` keeps its own)."""
+    original = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -27,24 +27,28 @@ from typing import Any
 
 import yaml
 
-from vaekit.datasets.images import DEFAULT_MAX_PIXELS
+# The choices a registry implements are its names, in vaekit.choices; RESIZES are those
+# vaekit.datasets.images brings images to size with.
+from vaekit.choices import (
+    ACTIVATIONS,
+    DEVICES,
+    DISTRIBUTIONS,
+    DIVERGENCES,
+    KL_SCHEDULES,
+    KL_STRATEGIES,
+    LIKELIHOODS,
+    MMD_KERNELS,
+)
+from vaekit.datasets.images import DEFAULT_MAX_PIXELS, RESIZES
 from vaekit.errors import ConfigError, plural
 from vaekit.io import atomic_write_text
 
-ACTIVATIONS = ("leaky_relu", "relu", "selu")
-KL_STRATEGIES = ("layer", "add_loss", "train_step", "multi_output")  # index = integer alias
-DEVICES = ("auto", "cpu", "gpu")
-RESIZES = ("center_crop", "resize")
+# The other choices, each read where it is used.
 ON_BAD_FILE = ("skip", "error")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
-LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
-LOSS_CONVENTIONS = ("reference", "elbo", "squared_error")
-KL_SCHEDULES = ("constant", "linear", "cyclical")
-DIVERGENCES = ("kl", "beta_tc", "mmd")  # vaekit.models.divergences
-MMD_KERNELS = ("imq", "rbf")
+LOSS_CONVENTIONS = ("reference", "elbo", "squared_error")  # vaekit.models.objective
 BINARIZE = ("none", "dynamic", "static")
 TRAIN_ON = ("train", "train+test")
-DISTRIBUTIONS = ("none", "data_parallel", "mirrored")
 CONDITIONS = ("class", "factors")  # what a conditional model's label is
 PRIORS = ("normal", "vamp")  # vaekit.models.priors
 
@@ -434,7 +438,19 @@ class TrainConfig:
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 
-def _build_section(name: str, cls: type, values: Any):
+def build_section(name: str, cls: type, values: Any):
+    """The section ``cls`` (:class:`ModelConfig`, :class:`DataConfig`, :class:`TrainConfig`) from
+    the mapping ``values`` (None: all defaults), each value checked; ``name`` prefixes the fields
+    in a :class:`~vaekit.errors.ConfigError`.
+
+    Example:
+        >>> build_section("model", ModelConfig, {"z_dim": 3}).z_dim
+        3
+        >>> build_section("model", ModelConfig, {"z_dim": 0})
+        Traceback (most recent call last):
+        ...
+        vaekit.errors.ConfigError: model.z_dim: got 0, expected an integer >= 1
+    """
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -477,7 +493,7 @@ class Config:
             if key not in SECTIONS:
                 shown = key if isinstance(key, str) and key.isprintable() else repr(key)
                 raise ConfigError(f"{shown}: unknown section{_suggest(key, SECTIONS)}")
-        sections = {k: _build_section(k, c, values.get(k)) for k, c in SECTIONS.items()}
+        sections = {k: build_section(k, c, values.get(k)) for k, c in SECTIONS.items()}
         config = cls(**sections)
         config.model.validate_shapes()
         size, expected = config.data.image_size, list(config.model.input_dim[:2])

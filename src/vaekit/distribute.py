@@ -214,9 +214,8 @@ def prepare(train) -> Cluster:
     the CPU into ``train.cpu_devices`` devices. Returns the cluster."""
     cluster = find_cluster(train)
     spread = train.distribute != "none"
-    engine = backends.current.DISTRIBUTIONS.get(train.distribute) if spread else None
-    if spread and not callable(engine):
-        raise ConfigError(_refusal(train.distribute, engine))
+    if spread and not backends.current.DISTRIBUTIONS[train.distribute].supported:
+        raise ConfigError(_refusal(train.distribute))
     if train.cpu_devices:
         if spread:  # before making them: a batch they cannot split is refused
             _check_cpu_devices(train.cpu_devices, train.batch_size, train.distribute)
@@ -237,7 +236,7 @@ def setup(train, cluster: Cluster) -> Placement:
     global _active, _last
     release()  # an earlier run of this process may have spread
     if train.distribute != "none":
-        devices, scope = backends.current.DISTRIBUTIONS[train.distribute](train, cluster)
+        devices, scope = backends.current.DISTRIBUTIONS[train.distribute].place(train, cluster)
         _active = Placement(train.distribute, devices, cluster, scope)
         _active.check_batch(train.batch_size)
     _last = _active
@@ -282,17 +281,14 @@ def barrier(name: str, placement: Placement | None = None) -> None:
 
 def check_lost(error: BaseException) -> None:
     """End this process with one line if ``error`` says another process of the run is gone."""
-    peer_lost = getattr(backends.current, "peer_lost", None)
-    if _active.cluster.num_processes > 1 and peer_lost is not None and peer_lost(error):
+    if _active.cluster.num_processes > 1 and backends.current.peer_lost(error):
         detail = " ".join(str(error).split())[:200]
         backends.current.stop_lost(f"another process of the run stopped ({detail})")
 
 
 def on_lost(hint: str) -> None:
     """What a process that stops because another is gone says to do (JAX's watch)."""
-    lost = getattr(backends.current, "lost_hint", None)
-    if lost is not None:
-        lost[0] = hint
+    backends.current.set_lost_hint(hint)
 
 
 def _check_cpu_devices(count: int, batch_size: int, strategy: str) -> None:
@@ -316,10 +312,11 @@ def _check_cpu_devices(count: int, batch_size: int, strategy: str) -> None:
     )
 
 
-def _refusal(strategy: str, upstream: str | None) -> str:
+def _refusal(strategy: str) -> str:
     here = backends.name()
     elsewhere = {"data_parallel": "jax", "mirrored": "tensorflow"}[strategy]
-    supported = [n for n, engine in backends.current.DISTRIBUTIONS.items() if callable(engine)]
+    upstream = backends.current.DISTRIBUTIONS[strategy].why_not
+    supported = [n for n, way in backends.current.DISTRIBUTIONS.items() if way.supported]
     instead = f" or train.distribute={supported[0]}" if supported else ""
     return (
         f"train.distribute: got {strategy!r}, which Keras runs on the {elsewhere} backend, not on "

@@ -1,10 +1,11 @@
 """The Keras backend vaekit runs on, chosen once before Keras loads, and that backend's own code.
 
-Everything that differs by backend lives in one module here, as Keras keeps its own in
-``keras/src/backend/*``: :mod:`.tensorflow`, :mod:`.jax` and :mod:`.torch` each give the custom
-``train_step`` of the ``train_step`` wiring (its gradient code), the device set-up, the GPUs and
-thread pools seen, the data feeding and the rewritten gradients. :data:`current` is the module of
-the backend in use; the models hold only ``keras.ops`` code.
+Everything that differs by backend lives in one package here, as Keras keeps its own in
+``keras/src/backend/*``: :mod:`.tensorflow`, :mod:`.jax` and :mod:`.torch` each offer every member
+of the written contract, :mod:`.base` (the custom ``train_step`` of the ``train_step`` wiring, the
+device set-up, the GPUs and thread pools seen, the distribution, the data feeding and the
+rewritten gradients), one module per role. :data:`current` is the package of the backend in use;
+the models hold only ``keras.ops`` code.
 
 Which backend: ``KERAS_BACKEND`` when set (an empty one counts as unset, as in Keras), else the
 ``backend`` of Keras's ``keras.json`` where that one is installed (Keras writes the file itself,

@@ -78,7 +78,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from vaekit import datasets
+from vaekit import datasets, report
 from vaekit.config import Config
 from vaekit.errors import ConfigError, DataError, ModelFileError, VaekitError, one_line
 from vaekit.io import atomic_path, atomic_write_text
@@ -257,7 +257,8 @@ class VariationalAutoencoder:
             BookWeights(self, folder / "weights"),
         ]
         try:
-            runs.train_model(self.vae, config, folder, initial_epoch, callbacks, verbose)
+            runs.train_model(self.vae, config, folder, initial_epoch, callbacks, verbose,
+                             finish=report.finish_run)  # fmt: skip
         except BaseException as error:
             if not (folder / "config.yaml").exists():  # refused before the run began
                 _remove(written)

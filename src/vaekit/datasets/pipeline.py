@@ -1,8 +1,10 @@
 """Streams training batches: one index permutation per epoch, a batch of images per step, prefetch.
 
-Each backend feeds them its own way (:mod:`vaekit.backends`): ``tf.data`` on TensorFlow, an
-:class:`EpochBatches` ``PyDataset`` on JAX and PyTorch; both give the same images in the same order
-(dynamic binarization draws its samples with each one's own generator).
+This module says which images each batch holds and what it becomes (a :class:`Feed`); each
+backend feeds them its own way (``make_dataset`` of :mod:`vaekit.backends`): ``tf.data`` on
+TensorFlow, a ``PyDataset`` (:class:`vaekit.backends.feeding.EpochBatches`) on JAX and PyTorch;
+both give the same images in the same order (dynamic binarization draws its samples with each
+one's own generator).
 
 The data set is never copied per epoch: each epoch only draws a permutation of the indices (from
 ``(seed, epoch)``, so it is reproducible and a resumed run sees the same order, whatever the
@@ -21,13 +23,14 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 
 from vaekit import backends, distribute
+from vaekit.backends.feeding import EpochBatches
 from vaekit.datasets.binarize import dynamic_seed
 from vaekit.datasets.images import ArrayImages, Images
 from vaekit.errors import ConfigError
@@ -128,7 +131,7 @@ def make_dataset(
         labels = np.asarray(labels, np.int32)
         if len(labels) != len(images):
             raise ValueError(f"labels: {len(labels)} rows for {len(images)} images")
-    return backends.current.make_dataset(images, stream, targets, binarize_seed, labels)
+    return backends.current.make_dataset(Feed(images, stream, targets, binarize_seed, labels))
 
 
 class Stream:
@@ -167,59 +170,35 @@ class Stream:
         return self.placement.shard(count)
 
 
-def prefetch_depth() -> int:
-    """Batches read from disk ahead of training (and decoded in parallel): one per core, >= 2."""
-    return max(2, os.cpu_count() or 1)
+@dataclass(frozen=True, eq=False)
+class Feed:
+    """What a backend's ``make_dataset`` turns into batches: the images, their order, what each
+    batch becomes (the targets, the labels, a dynamic binarization's sample).
 
-
-class EpochBatches(keras.utils.PyDataset):
-    """The stream as a ``keras.utils.PyDataset`` (JAX and PyTorch; TensorFlow uses ``tf.data``).
-
-    One epoch per pass, advanced at its end. Batches read from files are decoded by
-    :func:`prefetch_depth` threads (Pillow and NumPy release the GIL), at most that many waiting:
-    memory stays bounded by a few batches, whatever the number of images.
+    Args:
+        images: an image set (:mod:`vaekit.datasets.images`).
+        stream: which images each batch holds (:class:`Stream`).
+        targets: maps a batch of images to the ``y`` the model trains on.
+        binarize_seed: not None: dynamic binarization from ``(binarize_seed, epoch, step)``.
+        labels: a conditional model's label rows (N, F) int32, or None.
     """
 
-    def __init__(self, images, stream: Stream, targets, binarize_seed=None, labels=None):
-        ahead = 1 if images.in_memory else prefetch_depth()
-        super().__init__(workers=ahead, max_queue_size=ahead)
-        self.images, self.stream, self.targets = images, stream, targets
-        self.batch_size = stream.batch_size
-        self.binarize_seed, self.labels = binarize_seed, labels
-        self.epoch, self.end_epoch = stream.first_epoch, stream.epochs
-        self.order = stream.order(self.epoch)
-        self.skip = stream.first_step  # a mid-epoch resume starts its first pass further in
-        self.fetched = set()  # the batches of this epoch handed out so far
+    images: Images
+    stream: Stream
+    targets: Callable
+    binarize_seed: int | None = None
+    labels: np.ndarray | None = None
 
-    def __len__(self):
-        return self.stream.steps - self.skip
+    @property
+    def raw_dtype(self) -> np.dtype:
+        """The dtype of ``images.take_raw``: an array's own, else uint8 (decoded files)."""
+        return (
+            self.images.array.dtype if isinstance(self.images, ArrayImages) else np.dtype("uint8")
+        )
 
-    def __getitem__(self, index):
-        self.fetched.add(index)
-        index += self.skip
-        indices = self.stream.batch(self.epoch, index, self.order)  # the whole batch's
-        rows = self.stream.rows(len(indices))  # this process's part of it
-        batch = self.images.take(indices[rows])
-        if self.binarize_seed is not None:  # drawn for the whole batch: the same on any devices
-            rng = np.random.default_rng(dynamic_seed(self.binarize_seed, self.epoch, index))
-            uniform = rng.random((len(indices), *batch.shape[1:]), dtype=np.float32)[rows]
-            batch = (uniform < batch).astype(np.float32)
-        targets = keras.tree.map_structure(keras.ops.convert_to_numpy, self.targets(batch))
-        if self.labels is not None:  # a conditional model's input: (images, labels)
-            return (batch, self.labels[indices[rows]]), targets
-        return batch, targets
-
-    def on_epoch_end(self):
-        # Keras also calls this where no epoch ended: its PyTorch and JAX trainers reset their
-        # epoch iterator once before the first epoch (after drawing a batch to build the model,
-        # where it is not built). Only an epoch whose every batch was handed out moves on.
-        done = len(self.fetched) >= len(self)
-        self.fetched = set()
-        if not done:
-            return
-        self.skip = 0
-        self.epoch += 1
-        self.order = self.stream.order(self.epoch)
+    def binarize_key(self, epoch: int, step: int) -> list[int]:
+        """The seed of a NumPy generator for batch ``step`` of ``epoch``'s binary sample."""
+        return dynamic_seed(self.binarize_seed, epoch, step)
 
 
 def iterate(dataset):

@@ -43,11 +43,11 @@ from vaekit import plots
 from vaekit.errors import VaekitError, plural
 from vaekit.evaluation import disentanglement
 from vaekit.evaluation.images import posterior
-from vaekit.evaluation.provenance import position
-from vaekit.evaluation.runs import _check_arguments, _split_images, _versions
+from vaekit.evaluation.runs import check_arguments, library_versions, split_images
 from vaekit.io import atomic_write_text, check_output_file
-from vaekit.training.folder import load_run_model, open_run
-from vaekit.training.lock import RunLock
+from vaekit.runs.folder import load_run_model, open_run
+from vaekit.runs.lock import RunLock
+from vaekit.runs.provenance import position
 
 FILE_NAME = "disentanglement.json"
 PLOT_NAME = "factor_information.png"
@@ -73,11 +73,11 @@ def score_run(
         out: the JSON file (None: ``RUN_DIR/disentanglement.json``, written while locked).
         settings: the sample counts (disentanglement_lib's by default).
     """
-    _check_arguments(1, split, limit, batch_size, seed, 1)
+    check_arguments(1, split, limit, batch_size, seed, 1)
     if out is not None:
         check_output_file(out, "--out", (".json",))
     run, config, source = open_run(path)
-    images = _split_images(config, run, split, limit)
+    images = split_images(config, run, split, limit)
     factors = getattr(images, "factors", None)
     if factors is None:
         raise VaekitError(
@@ -123,7 +123,7 @@ def score_run(
             "summary": None,
             "undefined": None,
             "seconds": None,
-            "versions": _versions(),
+            "versions": library_versions(),
         }
         result["summary"] = disentanglement.summary(result)
         result["undefined"] = disentanglement.undefined(result)

@@ -9,7 +9,7 @@ the first ``limit`` images of a split, and writes ``evaluation.json``:
 - ``training_metrics``: ``loss``, ``bce`` and ``kl`` as training logs them (Keras's
   ``evaluate``: per pixel in the reference convention);
 - what it was computed on and with: ``model`` (the model file and where training stood in it,
-  :mod:`vaekit.evaluation.provenance`: the report and ``vaekit compare`` say when the run has
+  :mod:`vaekit.runs.provenance`: the report and ``vaekit compare`` say when the run has
   trained on since), ``dataset``, ``split``, ``limit`` (``--limit``; None: all), ``images``,
   ``samples`` (K), ``seed``, ``batch_size``, ``max_points``, ``binarization``
   (``data.binarize``), ``binarization_seed``, ``likelihood``, ``loss_convention``, ``prior``
@@ -51,11 +51,11 @@ from vaekit.datasets.binarize import TEST_STREAM, TRAIN_STREAM, binarize_static
 from vaekit.errors import VaekitError
 from vaekit.evaluation.estimators import DEFAULT_MAX_POINTS
 from vaekit.evaluation.images import evaluate_images
-from vaekit.evaluation.provenance import position
 from vaekit.io import atomic_write_text, check_output_file
-from vaekit.training.data import check_evaluation_batches, load_data
-from vaekit.training.folder import RunFolder, load_run_model, open_run
-from vaekit.training.lock import RunLock
+from vaekit.runs.data import check_evaluation_batches, load_data
+from vaekit.runs.folder import RunFolder, load_run_model, open_run
+from vaekit.runs.lock import RunLock
+from vaekit.runs.provenance import position
 from vaekit.version import __version__
 
 DEFAULT_SAMPLES = 1000
@@ -90,7 +90,7 @@ def evaluate_run(
     Returns:
         What the JSON file holds (see the module docstring).
     """
-    _check_arguments(samples, split, limit, batch_size, seed, max_points)
+    check_arguments(samples, split, limit, batch_size, seed, max_points)
     if out is not None:
         check_output_file(out, "--out", (".json",))
     run, config, source = open_run(path)
@@ -98,7 +98,7 @@ def evaluate_run(
         resources.decoding_memory(config.model, max_points, "--max-points"),
         f"decoding {max_points:,} latent points at a time",
     )
-    images = _split_images(config, run, split, limit)
+    images = split_images(config, run, split, limit)
     check_evaluation_batches(
         config, len(images), batch_size or config.train.batch_size, bool(batch_size)
     )
@@ -137,14 +137,15 @@ def evaluate_run(
             "nats_per_image": _finite(estimates.summary()),
             "training_metrics": _finite({key: metrics[key] for key in ("loss", "bce", "kl")}),
             "seconds": round(time.perf_counter() - started, 3),
-            "versions": _versions(),
+            "versions": library_versions(),
         }
         atomic_write_text(target, json.dumps(result, indent=2) + "\n")
     return result
 
 
-def _check_arguments(samples, split, limit, batch_size, seed, max_points) -> None:
-    """The arguments a person types, checked before anything loads; messages name the flags."""
+def check_arguments(samples, split, limit, batch_size, seed, max_points) -> None:
+    """The arguments a person types, checked before anything loads; messages name the flags
+    (:mod:`.factor_runs` checks its own with it)."""
     for flag, value, lowest in [
         ("--samples", samples, 1),
         ("--limit", limit, 1),
@@ -160,7 +161,7 @@ def _check_arguments(samples, split, limit, batch_size, seed, max_points) -> Non
         raise VaekitError(f"--split: got {split!r}, expected one of {', '.join(SPLITS)}")
 
 
-def _split_images(config: Config, run: RunFolder, split: str, limit: int | None):
+def split_images(config: Config, run: RunFolder, split: str, limit: int | None):
     """The first ``limit`` images of the split, as the fixed binary sample if the run binarizes."""
     data = load_data(config, run=run)
     images = {"test": data.test, "train": data.train}[split]
@@ -173,7 +174,8 @@ def _split_images(config: Config, run: RunFolder, split: str, limit: int | None)
     return images
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
+    """The versions a result records: vaekit, Keras, the backend in use and NumPy."""
     return {
         "vaekit": __version__,
         "keras": keras.__version__,

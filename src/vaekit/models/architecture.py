@@ -28,20 +28,22 @@ import math
 import keras
 from keras import layers
 
+from vaekit import choices
 from vaekit.config import ModelConfig
 from vaekit.models import gradients
 from vaekit.models.layers import OneHotLabels, Sampling
 
-
-def _activation(name: str, layer_name: str):
-    # LeakyReLU keeps the slope of the reference code (tf.keras 2 default alpha=0.3);
-    # Keras 3's default would be 0.2 and silently change the model.
-    builders = {
-        "leaky_relu": lambda: gradients.LeakyReLU(negative_slope=0.3, name=layer_name),
-        "relu": lambda: layers.ReLU(name=layer_name),
-        "selu": lambda: layers.Activation("selu", name=layer_name),
-    }
-    return builders[name]()
+# model.activation: name -> the layer, given the layer's name. LeakyReLU keeps the slope of the
+# reference code (tf.keras 2 default alpha=0.3); Keras 3's default would be 0.2 and silently change
+# the model.
+ACTIVATIONS = choices.registry(
+    choices.ACTIVATIONS,
+    {
+        "leaky_relu": lambda name: gradients.LeakyReLU(negative_slope=0.3, name=name),
+        "relu": lambda name: layers.ReLU(name=name),
+        "selu": lambda name: layers.Activation("selu", name=name),
+    },
+)
 
 
 def _dropout(config: ModelConfig, layer_name: str, seed: int | None):
@@ -54,7 +56,7 @@ def _block(x, config: ModelConfig, prefix: str, index: int, seed: int | None):
     """[BatchNorm] -> activation -> [Dropout] after a convolution."""
     if config.use_batch_norm:
         x = layers.BatchNormalization(name=f"{prefix}_bn_{index}")(x)
-    x = _activation(config.activation, f"{prefix}_act_{index}")(x)
+    x = ACTIVATIONS[config.activation](f"{prefix}_act_{index}")(x)
     if config.use_dropout:
         x = _dropout(config, f"{prefix}_dropout_{index}", seed)(x)
     return x
@@ -116,7 +118,7 @@ def build_encoder(config: ModelConfig, kl_layer=None):
         x = layers.Concatenate(name="encoder_condition")([x, one_hot])  # (B, h * w * c + L)
     for i, units in enumerate(config.encoder_dense_units):
         x = gradients.Dense(units, name=f"encoder_dense_{i}")(x)
-        x = _activation(config.activation, f"encoder_dense_act_{i}")(x)
+        x = ACTIVATIONS[config.activation](f"encoder_dense_act_{i}")(x)
     mu = gradients.Dense(config.z_dim, name="mu")(x)
     log_var = gradients.Dense(config.z_dim, name="log_var")(x)
     if kl_layer is not None and not kl_layer.reads_sample:
@@ -140,7 +142,7 @@ def build_decoder(config: ModelConfig):
         model_inputs = [inputs, labels]
     x = gradients.Dense(math.prod(shape), name="decoder_dense")(x)
     if config.decoder_dense_activation:
-        x = _activation(config.activation, "decoder_dense_act")(x)
+        x = ACTIVATIONS[config.activation]("decoder_dense_act")(x)
     x = layers.Reshape(shape, name="decoder_reshape")(x)  # (B, h, w, c)
     convs = list(
         zip(

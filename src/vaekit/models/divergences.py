@@ -29,7 +29,7 @@ The batch estimates couple the images of a batch, so a divergence other than ``k
 whole batch on one computation (one device, or JAX's ``data_parallel``, which compiles one
 program over all devices), not TensorFlow's per-replica ``mirrored`` losses. They also need
 batches of :attr:`Divergence.smallest_batch` images, which every batch of an epoch (its last,
-smaller one too) is checked against before training (:mod:`vaekit.training.data`):
+smaller one too) is checked against before training (:mod:`vaekit.runs.data`):
 
 - ``mmd``: 2. The unbiased estimate averages the kernel over pairs of distinct codes, dividing
   by ``B (B - 1)``: with one code it is 0 / 0, a NaN.
@@ -65,6 +65,7 @@ from dataclasses import dataclass
 
 from keras import ops
 
+from vaekit import choices
 from vaekit.models.objective import LOG_2PI, kl_per_dimension, kl_term, log_normal
 from vaekit.models.objective import log_standard_normal as log_prior
 
@@ -96,10 +97,13 @@ def _squared_distances(a, b):
     return ops.sum(ops.square(a[:, None, :] - b[None, :, :]), axis=-1)
 
 
-KERNELS = {  # name: k(squared distance, C)
-    "imq": lambda distances, c: c / (c + distances),
-    "rbf": lambda distances, c: ops.exp(-distances / c),
-}
+KERNELS = choices.registry(  # name: k(squared distance, C)
+    choices.MMD_KERNELS,
+    {
+        "imq": lambda distances, c: c / (c + distances),
+        "rbf": lambda distances, c: ops.exp(-distances / c),
+    },
+)
 
 
 def mmd(z, prior, kernel: str = "imq"):
@@ -141,28 +145,32 @@ def _mmd_term(objective, mu, log_var, z, prior):
     return objective.kl_weight * kl + objective.mmd_weight * mmd(z, prior, objective.mmd_kernel)
 
 
-DIVERGENCES = {
-    "kl": Divergence(_kl_term, None, (), False, False),
-    "beta_tc": Divergence(
-        _beta_tc_term,
-        lambda o, mu, log_var, z, prior: beta_tc_parts(mu, log_var, z, o.dataset_size),
-        ("mi", "tc", "dwkl"),
-        True,
-        False,
-        smallest_batch=2,
-        why="with one image its mi and tc are the constants log N and (z_dim - 1) log N, so "
-        "train.beta has no effect",
-    ),
-    "mmd": Divergence(
-        _mmd_term,
-        lambda o, mu, log_var, z, prior: {"mmd": mmd(z, prior, o.mmd_kernel)},
-        ("mmd",),
-        True,
-        True,
-        smallest_batch=2,
-        why="the MMD of one code is undefined: its estimate averages over pairs of distinct codes",
-    ),
-}
+DIVERGENCES = choices.registry(
+    choices.DIVERGENCES,
+    {
+        "kl": Divergence(_kl_term, None, (), False, False),
+        "beta_tc": Divergence(
+            _beta_tc_term,
+            lambda o, mu, log_var, z, prior: beta_tc_parts(mu, log_var, z, o.dataset_size),
+            ("mi", "tc", "dwkl"),
+            True,
+            False,
+            smallest_batch=2,
+            why="with one image its mi and tc are the constants log N and (z_dim - 1) log N, so "
+            "train.beta has no effect",
+        ),
+        "mmd": Divergence(
+            _mmd_term,
+            lambda o, mu, log_var, z, prior: {"mmd": mmd(z, prior, o.mmd_kernel)},
+            ("mmd",),
+            True,
+            True,
+            smallest_batch=2,
+            why="the MMD of one code is undefined: its estimate averages over pairs of distinct "
+            "codes",
+        ),
+    },
+)
 
 
 def divergence_term(objective, mu, log_var, z=None, prior=None, scale=None, log_prior=None):

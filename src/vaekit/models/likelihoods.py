@@ -30,6 +30,8 @@ import math
 import numpy as np
 from keras import ops
 
+from vaekit import choices
+
 LOG_2PI = math.log(2.0 * math.pi)
 # Below this |logit| the normaliser uses its Taylor series: there eta / tanh(eta / 2) is 0 / 0 at
 # eta = 0, and the series' first omitted term (eta^6 / 181440, from log(x coth x)) stays under
@@ -93,25 +95,27 @@ def continuous_bernoulli_mean(probabilities):
 
 
 # The image a decoder output stands for: the likelihood's mean, from sigmoid(logits).
-MEANS = {
-    "bernoulli": lambda probabilities: probabilities,
-    "continuous_bernoulli": continuous_bernoulli_mean,
-    "gaussian": lambda probabilities: probabilities,
-}
+MEANS = choices.registry(
+    choices.LIKELIHOODS,
+    {
+        "bernoulli": lambda probabilities: probabilities,
+        "continuous_bernoulli": continuous_bernoulli_mean,
+        "gaussian": lambda probabilities: probabilities,
+    },
+)
 
-LIKELIHOODS = {
-    "bernoulli": lambda x, logits, log_sigma: bernoulli_log_prob(x, logits),
-    "continuous_bernoulli": lambda x, logits, log_sigma: continuous_bernoulli_log_prob(x, logits),
-    "gaussian": gaussian_log_prob,
-}
+LIKELIHOODS = choices.registry(
+    choices.LIKELIHOODS,
+    {
+        "bernoulli": lambda x, logits, log_sigma: bernoulli_log_prob(x, logits),
+        "continuous_bernoulli": lambda x, logits, log_sigma: continuous_bernoulli_log_prob(
+            x, logits
+        ),
+        "gaussian": gaussian_log_prob,
+    },
+)
 
 
 def log_prob(name: str, x, logits, log_sigma=None):
     """Per-pixel ``log p(x | z)`` of likelihood ``name`` (see :data:`LIKELIHOODS`)."""
     return LIKELIHOODS[name](x, logits, log_sigma)
-
-
-def log_prob_per_image(name: str, x, logits, log_sigma=None):
-    """``log p(x | z)`` summed over the pixels of each image: shape (B,)."""
-    per_pixel = log_prob(name, x, logits, log_sigma)  # (B, H, W, C)
-    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)

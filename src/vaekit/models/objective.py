@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 from keras import ops
 
+from vaekit import choices
 from vaekit.models.likelihoods import log_prob
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -131,22 +132,23 @@ class Objective:
     def learned_sigma(self) -> bool:
         return self.likelihood == "gaussian" and self.gaussian_sigma == "learned"
 
-    def output_channels(self, channels: int) -> int:
-        """Channels of the training output: the logits, plus log sigma when it is learned."""
-        return 2 * channels if self.learned_sigma else channels
-
 
 # KL schedules: the KL weight's multiplier in epoch ``epoch`` (0-based) of ``epochs``.
-SCHEDULES = {
-    "constant": lambda epoch, epochs, warmup_epochs, cycles, ramp: 1.0,
-    # 0, 1/N, ..., (N-1)/N over the first N epochs, then 1.
-    "linear": lambda epoch, epochs, warmup_epochs, cycles, ramp: min(1.0, epoch / warmup_epochs),
-    # Fu et al. 2019: M cycles over the run; each rises linearly over its first R fraction, then
-    # holds at 1.
-    "cyclical": lambda epoch, epochs, warmup_epochs, cycles, ramp: min(
-        1.0, ((epoch % math.ceil(epochs / cycles)) / math.ceil(epochs / cycles)) / ramp
-    ),
-}
+SCHEDULES = choices.registry(
+    choices.KL_SCHEDULES,
+    {
+        "constant": lambda epoch, epochs, warmup_epochs, cycles, ramp: 1.0,
+        # 0, 1/N, ..., (N-1)/N over the first N epochs, then 1.
+        "linear": lambda epoch, epochs, warmup_epochs, cycles, ramp: min(
+            1.0, epoch / warmup_epochs
+        ),
+        # Fu et al. 2019: M cycles over the run; each rises linearly over its first R fraction,
+        # then holds at 1.
+        "cyclical": lambda epoch, epochs, warmup_epochs, cycles, ramp: min(
+            1.0, ((epoch % math.ceil(epochs / cycles)) / math.ceil(epochs / cycles)) / ramp
+        ),
+    },
+)
 
 
 def kl_schedule_value(

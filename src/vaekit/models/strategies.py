@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vaekit import backends
+from vaekit import backends, choices
 from vaekit.config import ModelConfig
 from vaekit.models import posterior
 from vaekit.models.architecture import build_decoder, build_encoder
@@ -541,7 +541,10 @@ def _whole(total):
     return total * count if count > 1 else total
 
 
-STRATEGIES = {cls.strategy: cls for cls in (LayerKLVAE, AddLossVAE, TrainStepVAE, MultiOutputVAE)}
+STRATEGIES = choices.registry(
+    choices.KL_STRATEGIES,
+    {cls.strategy: cls for cls in (LayerKLVAE, AddLossVAE, TrainStepVAE, MultiOutputVAE)},
+)
 
 
 def build_vae(

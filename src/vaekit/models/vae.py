@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from vaekit import backends, distribute
-from vaekit.config import ModelConfig, _build_section
+from vaekit.config import ModelConfig, build_section
 from vaekit.datasets.pipeline import (
     batch_sizes,
     check_steps_per_execution,
@@ -47,8 +47,6 @@ from vaekit.models.objective import Objective
 from vaekit.models.priors import sample_mixture
 from vaekit.models.saving import load_model
 from vaekit.models.strategies import STRATEGIES, build_vae
-
-FORMAT_VERSION = 1  # bump when a saved model can no longer be read by older vaekit
 
 
 class VariationalAutoencoder:
@@ -118,7 +116,7 @@ class VariationalAutoencoder:
     ):
         arguments = {k: v for k, v in locals().items() if k not in ("self", "build", "objective")}
         arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()}
-        self.config = _build_section("model", ModelConfig, arguments)
+        self.config = build_section("model", ModelConfig, arguments)
         self.config.validate_shapes()
         if isinstance(objective, dict):
             objective = Objective(**objective)

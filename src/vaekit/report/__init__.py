@@ -16,7 +16,7 @@ and on its own; it is about 3 MB for an MNIST run (2,000 points, a 40 x 40 grid,
 ``evaluation.json`` and ``disentanglement.json`` are read by :mod:`.results`, which checks every
 value the pages show: a damaged or hand-edited file is a line saying what is wrong with it, shown
 in its place. Each result is compared with the run's model now
-(:mod:`vaekit.evaluation.provenance`): after ``vaekit train --resume`` the pages show "computed
+(:mod:`vaekit.runs.provenance`): after ``vaekit train --resume`` the pages show "computed
 at epoch 3; the model is now at epoch 5: run vaekit evaluate RUN again" instead of its numbers.
 
 Example:
@@ -38,19 +38,19 @@ import yaml
 from vaekit import plots
 from vaekit.config import Config
 from vaekit.errors import ModelFileError, VaekitError, one_line
-from vaekit.evaluation import provenance
 from vaekit.evaluation.factor_runs import FILE_NAME as SCORES_FILE
 from vaekit.evaluation.factor_runs import PLOT_NAME, draw_information
 from vaekit.io import atomic_write_text, check_output_file
+from vaekit.report import figures
 from vaekit.report.explorer import explore
 from vaekit.report.html import png_size, render_page
 from vaekit.report.results import read_evaluation, read_scores, with_provenance
 
 # A module, not its names: vaekit.training.run may import this package while it loads itself.
-from vaekit.training import data as run_data
-from vaekit.training import figures, folder
-from vaekit.training.callbacks import read_metrics
-from vaekit.training.lock import RunLock
+from vaekit.runs import data as run_data
+from vaekit.runs import folder, provenance
+from vaekit.runs.lock import RunLock
+from vaekit.runs.metrics import read_metrics
 from vaekit.version import __version__
 
 FILE_NAME = "report.html"
@@ -70,7 +70,10 @@ PLOT_ORDER = (
     "interpolations.png",
 )
 
-__all__ = ["DEFAULT_GRID", "DEFAULT_POINTS", "FILE_NAME", "write_report", "write_run_report"]
+__all__ = [
+    "DEFAULT_GRID", "DEFAULT_POINTS", "FILE_NAME", "finish_run", "write_report",
+    "write_run_report",
+]  # fmt: skip
 
 
 def write_report(
@@ -118,6 +121,13 @@ def write_report(
         )
 
 
+def finish_run(vae, run, test, classes: list[str] | None, seed: int, verbose: int = 0) -> None:
+    """What the CLI draws once training has saved the model: every plot of the run, then its
+    report (the ``finish`` of :func:`vaekit.training.run.train`)."""
+    figures.write_plots(vae, run, test, seed, classes, verbose)
+    write_run_report(vae, run, test, classes, verbose=verbose)
+
+
 def write_run_report(
     vae,
     run,
@@ -134,9 +144,9 @@ def write_run_report(
 
     Args:
         vae: the run's :class:`~vaekit.models.vae.VariationalAutoencoder`.
-        run: the :class:`~vaekit.training.folder.RunFolder`; its config, metrics, plots and
+        run: the :class:`~vaekit.runs.folder.RunFolder`; its config, metrics, plots and
             ``evaluation.json`` are read.
-        test: the test images (:class:`~vaekit.training.run.Data`'s ``test``).
+        test: the test images (:class:`~vaekit.runs.data.Data`'s ``test``).
         classes: the names of the labels, or None.
         out: the HTML file (default ``RUN_DIR/report.html``), written atomically.
         points, grid, verbose: see :func:`write_report`.

@@ -30,7 +30,6 @@ from matplotlib.figure import Figure
 
 from vaekit.config import Config, read_config_file
 from vaekit.errors import VaekitError, one_line, plural
-from vaekit.evaluation import provenance
 from vaekit.evaluation.factor_runs import describe_settings, settings_key
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report import (
@@ -42,7 +41,8 @@ from vaekit.report import (
     with_provenance,
 )
 from vaekit.report import html as html_page
-from vaekit.training.callbacks import read_metrics
+from vaekit.runs import provenance
+from vaekit.runs.metrics import read_metrics
 
 # Curves overlaid, one figure each: (training key, validation key, what it is).
 CURVES = (
@@ -142,8 +142,13 @@ def compare_runs(run_dirs, out) -> Path:
         f"<section><h2>{title}</h2>\n{content}\n</section>" for title, content in sections
     )
     title = html.escape(" vs ".join(names))
-    page = PAGE.format(
-        title=title, style=html_page.STYLE + EXTRA_STYLE, body=body, script=html_page.LIGHTBOX
+    page = html_page.fill(
+        PAGE,
+        title=title,
+        style=html_page.STYLE,
+        compare_style=EXTRA_STYLE,
+        body=body,
+        script=html_page.LIGHTBOX,
     )
     out = Path(out)
     try:
@@ -411,20 +416,6 @@ def _number(value) -> str:
     return f"{value:.5g}" if isinstance(value, float) else str(value)
 
 
-EXTRA_STYLE = """
-table.compare { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
-table.compare th, table.compare td { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
-table.compare tr.differs td { background: #fff3c4; font-weight: 600; }
-table.numbers td { text-align: right; font-variant-numeric: tabular-nums; }
-"""
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vaekit compare: {title}</title>
-<style>{style}</style></head>
-<body><main>
-<h1>vaekit compare: {title}</h1>
-{body}
-</main><script>{script}</script></body></html>
-"""
+# The page's template and the style it adds to the report's (vaekit/report/assets/).
+EXTRA_STYLE = html_page.read_asset("compare.css")
+PAGE = html_page.read_asset("compare.html")

@@ -3,7 +3,8 @@
 Nothing on the page refers to the network or to another file, so it opens anywhere (mailed,
 archived, from ``file://``). The explorer's data are embedded as JSON (with ``</`` escaped, so no
 string inside can close the script element), and its images are sprite sheets that a ``<canvas>``
-crops (see :mod:`vaekit.report.explorer`).
+crops (see :mod:`vaekit.report.explorer`). The page's template, CSS and scripts are files in
+``vaekit/report/assets/``, read once with :mod:`importlib.resources` (:func:`read_asset`).
 
 Example:
     >>> page = render_page(title="run", summary=[("run", "runs/a")], config_text="model: {}")
@@ -17,9 +18,11 @@ import base64
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
+from importlib import resources
 
-from vaekit.training.callbacks import COLUMNS
+from vaekit.runs.metrics import COLUMNS
 
 # Metrics columns in the table's order (metrics.csv's, seconds last); a column shows only if some
 # row has a value in it.
@@ -82,7 +85,7 @@ def render_page(
     )
     remarks = "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
     data = "null" if explorer is None else json.dumps(explorer, separators=(",", ":"))
-    return _fill(
+    return fill(
         PAGE,
         title=html.escape(title),
         summary=f'<table class="facts">{facts}</table>{remarks}',
@@ -100,10 +103,28 @@ def png_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _fill(template: str, **parts: str) -> str:
-    for name, text in parts.items():
-        template = template.replace("{{" + name + "}}", text)
-    return template
+def read_asset(name: str) -> str:
+    """The text of ``name`` in ``vaekit/report/assets/``: a page template, its CSS or a script.
+
+    Example:
+        >>> read_asset("report.html").startswith("<!DOCTYPE html>")
+        True
+    """
+    return resources.files("vaekit.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def fill(template: str, **parts: str) -> str:
+    """``template`` with each ``{{name}}`` replaced by ``parts[name]``, in one pass (a part's own
+    text is never read for places).
+
+    Example:
+        >>> fill("<b>{{a}}</b>{{b}}", a="{{b}}", b="!")
+        '<b>{{b}}</b>!'
+    """
+    return _PLACE.sub(lambda match: parts[match.group(1)], template)
+
+
+_PLACE = re.compile(r"\{\{(\w+)\}\}")
 
 
 # Figures are shown at this fraction of their pixel width (at most the page's width): plots are
@@ -123,7 +144,7 @@ def figures(images: Sequence[tuple[str, bytes]], empty: str) -> str:
     """Figures of ``(caption, PNG bytes)`` in a wrapping row, or a note saying ``empty``.
 
     Each is as wide as :data:`DISPLAY_SCALE` of its pixels (or the page, if narrower), and opens
-    at full size when clicked (the page's ``LIGHTBOX`` script).
+    at full size when clicked (the page's ``lightbox.js``).
     """
     if not images:
         return f'<p class="note">{html.escape(empty)}</p>'
@@ -331,284 +352,14 @@ that test image beside its reconstruction (decoded from its latent mean).</p>
 </div>"""
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>vaekit report: {{title}}</title>
-<style>{{style}}</style>
-</head>
-<body>
-<header><h1>vaekit report: {{title}}</h1>{{summary}}<nav>{{navigation}}</nav></header>
-{{body}}
-<script type="application/json" id="explorer-data">{{data}}</script>
-<script>{{lightbox}}</script>
-<script>{{script}}</script>
-</body>
-</html>
-"""
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; padding: 0 1em;
-  color: #222; }
-h1 { font-size: 1.5em; margin-bottom: 0.3em; } h2 { border-bottom: 1px solid #ccc; }
-nav { margin: 0.8em 0; } nav a { color: #2060a0; }
-.note { color: #666; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { padding: 2px 8px; text-align: left; }
-table.numbers td { text-align: right; font-variant-numeric: tabular-nums; }
-table.numbers tr:nth-child(even) { background: #f4f4f4; }
-.facts th { color: #666; font-weight: normal; }
-.scroll { max-height: 24em; overflow: auto; margin-top: 1em; }
-pre { background: #f6f6f6; padding: 0.8em; max-height: 30em; overflow: auto; font-size: 0.85em; }
-.figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
-figure { margin: 0; } figcaption { color: #555; font-size: 0.85em; text-align: center; }
-.figures figure { max-width: 100%; }
-.figures img { width: 100%; height: auto; border: 1px solid #eee; cursor: zoom-in; }
-#lightbox { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.8); overflow: auto;
-  z-index: 10; cursor: zoom-out; text-align: center; }
-#lightbox img { max-width: none; margin: 2em auto; background: #fff; display: block; }
-.explorer { display: flex; gap: 1.5em; align-items: flex-start; flex-wrap: wrap; }
-.explorer canvas { image-rendering: pixelated; }
-.explorer > div { max-width: 100%; }
-#scatter { max-width: 100%; height: auto; }
-#scatter { outline: 1px solid #ddd; cursor: crosshair; }
-#decoded, #original, #reconstruction { border: 1px solid #ccc; background: #000; }
-.side { display: flex; flex-direction: column; gap: 1em; }
-#legend { font-size: 0.85em; max-width: 480px; }
-.picker { font-size: 0.9em; }
-#legend span { display: inline-block; margin-right: 0.8em; }
-#legend i { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 50%;
-  margin-right: 0.3em; vertical-align: middle; }
-"""
-
+# The page's template, style and scripts, files in vaekit/report/assets/ (in the wheel as package
+# data): the template's {{name}} places take render_page's parts, the style and scripts inlined.
+PAGE = read_asset("report.html")
+STYLE = read_asset("report.css")
 # A click on a figure shows it at its full pixel size over the page (scrollable where it is
 # larger than the window); a click anywhere or Escape closes it. window.vaekitLightbox says which
 # figure is open, for the browser test.
-LIGHTBOX = """
-(function () {
-  "use strict";
-  var box = null;
-  function close() { if (box) { box.remove(); box = null; window.vaekitLightbox = null; } }
-  document.addEventListener("click", function (event) {
-    var image = event.target;
-    if (box) { close(); return; }
-    if (image.tagName !== "IMG" || !image.closest(".figures")) { return; }
-    box = document.createElement("div");
-    box.id = "lightbox";
-    var large = document.createElement("img");
-    large.src = image.src;
-    large.alt = image.alt;
-    large.style.width = image.naturalWidth + "px";
-    box.appendChild(large);
-    document.body.appendChild(box);
-    window.vaekitLightbox = image.alt;
-  });
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { close(); }
-  });
-})();
-"""
-
+LIGHTBOX = read_asset("lightbox.js")
 # Vanilla JavaScript (no libraries): the scatter, the decoded image under the pointer, the picked
 # test image. window.vaekitExplorer exposes the state for the browser test.
-SCRIPT = """
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("explorer-data").textContent);
-  if (!data) { return; }
-  var TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-    "#7f7f7f", "#bcbd22", "#17becf"];
-  var PAD = {left: 46, right: 12, top: 12, bottom: 40};
-  var scatter = document.getElementById("scatter");
-  var context = scatter.getContext("2d");
-  var plot = {x: PAD.left, y: PAD.top, w: scatter.width - PAD.left - PAD.right,
-    h: scatter.height - PAD.top - PAD.bottom};
-  var e = data.extent;  // x min, x max, y min, y max of the grid's centres
-  var state = {cell: null, picked: null, ready: false, sheet: 0, at: null};
-  var axes = data.projection === "pca" ? ["principal component 1", "principal component 2"]
-    : ["z[0]", data.zDim > 1 ? "z[1]" : "(unused)"];
-
-  function colour(label) {
-    if (label === null || label === undefined) { return TAB10[0]; }
-    var distinct = (data.classNames || []).length;
-    if (distinct <= 10 && label >= 0 && label < 10) { return TAB10[label]; }
-    return "hsl(" + ((label * 137.5) % 360) + ", 65%, 45%)";
-  }
-  function toPixel(x, y) {
-    return [plot.x + (x - e[0]) / (e[1] - e[0]) * plot.w,
-            plot.y + (e[3] - y) / (e[3] - e[2]) * plot.h];
-  }
-  function toPlane(px, py) {
-    return [e[0] + (px - plot.x) / plot.w * (e[1] - e[0]),
-            e[3] - (py - plot.y) / plot.h * (e[3] - e[2])];
-  }
-  function drawTile(sheet, image, index, canvas) {
-    var c = canvas.getContext("2d");
-    var scale = Math.min(canvas.width / sheet.width, canvas.height / sheet.height);
-    var w = sheet.width * scale, h = sheet.height * scale;
-    c.imageSmoothingEnabled = false;
-    c.fillStyle = "#000";
-    c.fillRect(0, 0, canvas.width, canvas.height);
-    c.drawImage(image, (index % sheet.columns) * sheet.width,
-      Math.floor(index / sheet.columns) * sheet.height, sheet.width, sheet.height,
-      (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
-  }
-  function ticks(low, high) {
-    var step = Math.pow(10, Math.floor(Math.log10((high - low) / 4)));
-    if ((high - low) / step > 10) { step *= 2; }
-    if ((high - low) / step > 10) { step *= 2.5; }
-    var values = [];
-    for (var v = Math.ceil(low / step) * step; v <= high; v += step) {
-      values.push(Math.abs(v) < step / 1e6 ? 0 : v);
-    }
-    return values;
-  }
-  function draw() {
-    context.clearRect(0, 0, scatter.width, scatter.height);
-    context.strokeStyle = "#999";
-    context.strokeRect(plot.x, plot.y, plot.w, plot.h);
-    context.fillStyle = "#444";
-    context.font = "11px sans-serif";
-    context.textAlign = "center";
-    ticks(e[0], e[1]).forEach(function (v) {
-      var p = toPixel(v, e[2]);
-      context.fillText(+v.toPrecision(3), p[0], plot.y + plot.h + 14);
-    });
-    context.fillText(axes[0], plot.x + plot.w / 2, plot.y + plot.h + 32);
-    context.textAlign = "right";
-    ticks(e[2], e[3]).forEach(function (v) {
-      context.fillText(+v.toPrecision(3), plot.x - 4, toPixel(e[0], v)[1] + 4);
-    });
-    context.save();
-    context.translate(12, plot.y + plot.h / 2);
-    context.rotate(-Math.PI / 2);
-    context.textAlign = "center";
-    context.fillText(axes[1], 0, 0);
-    context.restore();
-    context.globalAlpha = 0.7;
-    for (var i = 0; i < data.x.length; i++) {
-      var p = toPixel(data.x[i], data.y[i]);
-      context.fillStyle = colour(data.labels ? data.labels[i] : null);
-      context.fillRect(p[0] - 1.5, p[1] - 1.5, 3, 3);
-    }
-    context.globalAlpha = 1;
-    if (state.picked !== null) {
-      var q = toPixel(data.x[state.picked], data.y[state.picked]);
-      context.strokeStyle = "#000";
-      context.lineWidth = 2;
-      context.beginPath();
-      context.arc(q[0], q[1], 6, 0, 2 * Math.PI);
-      context.stroke();
-      context.lineWidth = 1;
-    }
-  }
-  function legend() {
-    var box = document.getElementById("legend");
-    if (!data.labels) { box.textContent = "no labels"; return; }
-    var seen = Array.from(new Set(data.labels)).sort(function (a, b) { return a - b; });
-    seen.forEach(function (label) {
-      var item = document.createElement("span");
-      var dot = document.createElement("i");
-      dot.style.background = colour(label);
-      item.appendChild(dot);
-      var name = data.classNames && data.classNames[label] !== undefined
-        ? data.classNames[label] : String(label);
-      item.appendChild(document.createTextNode(name));
-      box.appendChild(item);
-    });
-  }
-  function showCell(x, y, again) {
-    var n = data.grid;
-    state.at = [x, y];
-    var column = Math.round((x - e[0]) / (e[1] - e[0]) * (n - 1));
-    var row = Math.round((e[3] - y) / (e[3] - e[2]) * (n - 1));
-    column = Math.max(0, Math.min(n - 1, column));
-    row = Math.max(0, Math.min(n - 1, row));
-    if (!again && state.cell && state.cell[0] === row && state.cell[1] === column) { return; }
-    state.cell = [row, column];
-    drawTile(data.gridSheets[state.sheet], images.grids[state.sheet], row * n + column,
-      document.getElementById("decoded"));
-    var cx = e[0] + column / (n - 1) * (e[1] - e[0]), cy = e[3] - row / (n - 1) * (e[3] - e[2]);
-    var as = data.gridNames && data.gridNames.length > 0
-      ? " as " + (data.gridLabel || "class") + " " + data.gridNames[state.sheet] : "";
-    document.getElementById("decoded-caption").textContent =
-      "decoded at (" + cx.toFixed(2) + ", " + cy.toFixed(2) + ")" + as;
-  }
-  function nearest(px, py) {
-    var best = null, distance = 100;  // within 10 pixels
-    for (var i = 0; i < data.x.length; i++) {
-      var p = toPixel(data.x[i], data.y[i]);
-      var d = (p[0] - px) * (p[0] - px) + (p[1] - py) * (p[1] - py);
-      if (d < distance) { best = i; distance = d; }
-    }
-    return best;
-  }
-  function pick(i) {
-    state.picked = i;
-    drawTile(data.originals, images.originals, i, document.getElementById("original"));
-    drawTile(data.reconstructions, images.reconstructions, i,
-      document.getElementById("reconstruction"));
-    var label = data.labels ? data.labels[i] : null;
-    var name = label === null ? "" : ", label " + (data.classNames && data.classNames[label]
-      !== undefined ? data.classNames[label] : label);
-    document.getElementById("picked-caption").textContent =
-      "test image " + i + name + ": original (left), reconstruction (right)";
-    document.getElementById("picked").hidden = false;
-    draw();
-  }
-  function position(event) {
-    var box = scatter.getBoundingClientRect();
-    return [(event.clientX - box.left) * scatter.width / box.width,
-            (event.clientY - box.top) * scatter.height / box.height];
-  }
-  var images = {grids: []}, pending = 0;
-  function load(sheet, keep) {
-    var image = new Image();
-    pending += 1;
-    image.onload = function () {
-      pending -= 1;
-      if (pending === 0) { start(); }
-    };
-    image.src = sheet.src;
-    keep(image);
-  }
-  data.gridSheets.forEach(function (sheet) {
-    load(sheet, function (image) { images.grids.push(image); });
-  });
-  load(data.originals, function (image) { images.originals = image; });
-  load(data.reconstructions, function (image) { images.reconstructions = image; });
-  function start() {
-    state.ready = true;
-    showCell((e[0] + e[1]) / 2, (e[2] + e[3]) / 2);
-    var picker = document.getElementById("grid-class");
-    if (picker) {
-      picker.addEventListener("change", function () {
-        state.sheet = +picker.value;
-        showCell(state.at[0], state.at[1], true);
-      });
-    }
-    scatter.addEventListener("pointermove", function (event) {
-      var p = toPlane.apply(null, position(event));
-      showCell(p[0], p[1]);
-    });
-    scatter.addEventListener("click", function (event) {
-      var i = nearest.apply(null, position(event));
-      if (i !== null) { pick(i); }
-    });
-  }
-  draw();
-  legend();
-  window.vaekitExplorer = {
-    state: state,
-    // A test image's dot, in CSS pixels from the scatter canvas's top left corner.
-    pointPosition: function (i) {
-      var p = toPixel(data.x[i], data.y[i]), box = scatter.getBoundingClientRect();
-      return [p[0] * box.width / scatter.width, p[1] * box.height / scatter.height];
-    },
-    count: data.x.length
-  };
-})();
-"""
+SCRIPT = read_asset("explorer.js")

@@ -4,7 +4,7 @@ Each reader returns the result, None where there is none, or one line saying why
 shown (unreadable, not JSON, or a value of the wrong kind: a number written as text, a list where
 a mapping belongs); the pages show that line in its place, never a traceback. Every value the
 pages read is checked. :func:`with_provenance` adds whether the result is of the run's model now
-(:mod:`vaekit.evaluation.provenance`).
+(:mod:`vaekit.runs.provenance`).
 
 Example:
     >>> read_evaluation(Path("no/such/evaluation.json")) is None
@@ -23,9 +23,9 @@ import warnings
 from pathlib import Path
 
 from vaekit.errors import one_line
-from vaekit.evaluation import provenance
 from vaekit.evaluation.disentanglement import DEFAULTS as SCORE_DEFAULTS
 from vaekit.evaluation.disentanglement import NO_ACTIVE_LATENT, NO_IMPORTANCE
+from vaekit.runs import provenance
 
 DEFAULT_PRUNE_STD = SCORE_DEFAULTS.prune_std
 
@@ -71,7 +71,7 @@ def read_evaluation(path: Path) -> dict | str | None:
 
 def with_provenance(result, now: dict | None, run, file_name: str):
     """A read result (:func:`read_evaluation`, :func:`read_scores`) with ``provenance``: the
-    :func:`vaekit.evaluation.provenance.check` of it against ``now``, the position of the run's
+    :func:`vaekit.runs.provenance.check` of it against ``now``, the position of the run's
     model, as ``{"state": "current" | "stale" | "unknown", "sentence": ...}``. The pages show a
     stale result's sentence instead of its numbers, and an unknown one's beside them."""
     if not isinstance(result, dict):

@@ -24,7 +24,7 @@ import threading
 import keras
 
 from vaekit.errors import Interrupted, TrainingDiverged
-from vaekit.training.checkpoints import checkpoint_name
+from vaekit.runs.checkpoints import checkpoint_name
 
 
 class NonFiniteGuard(keras.callbacks.Callback):

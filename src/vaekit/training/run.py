@@ -1,18 +1,8 @@
-"""Training runs: train, resume (and, from their own modules, the folder, data and figures).
+"""Training runs: train and resume.
 
-Training and resuming live here; a run folder's paths and reading it are
-:mod:`vaekit.training.folder`'s, the images a run uses :mod:`vaekit.training.data`'s, its plots
-and samples :mod:`vaekit.training.figures`'s (the names are re-exported here).
-
-A run folder holds::
-
-    config.yaml        the fully resolved configuration
-    model.keras        the final model (with its config, versions, and where training stood)
-    checkpoints/       the newest checkpoints, with optimizer state (vaekit.training.checkpoints)
-    metrics.csv        a row per epoch: epoch, loss, bce, kl, val_loss, val_bce, val_kl, seconds
-    plots/             latent_space.png, reconstructions.png, samples.png, manifold.png, loss.png,
-                       ... (vaekit.training.figures.write_plots)
-    .vaekit.lock       while a command writes into the folder (vaekit.training.lock)
+A run folder, what it holds and reading it are :mod:`vaekit.runs`' (its files
+:mod:`vaekit.runs.folder`, the images it uses :mod:`vaekit.runs.data`); the plots and samples are
+:mod:`vaekit.report.figures`' (the names are re-exported here).
 
 Everything the user can get wrong (config, data, backend, folder) is checked before the folder is
 made, and one process writes into a folder at a time. A write that fails (a full disk) stops with a
@@ -31,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 
-from vaekit import backends, distribute, report, resources
+from vaekit import backends, distribute, resources
 from vaekit.backends import check_steps_per_call, is_out_of_memory, native_optimizer
 from vaekit.config import Config
 from vaekit.datasets import FileImages
@@ -54,18 +44,15 @@ from vaekit.errors import (
 from vaekit.models.objective import Objective
 from vaekit.models.saving import load_model, read_model_header
 from vaekit.models.vae import VariationalAutoencoder
-from vaekit.training import tensorboard
-from vaekit.training.agreement import check_agreement, check_epoch_boundary, check_resume_overrides
-from vaekit.training.callbacks import KLSchedule, MetricsLog, read_metrics
-from vaekit.training.checkpoints import (
-    Checkpointer,
+from vaekit.runs.agreement import check_agreement, check_epoch_boundary, check_resume_overrides
+from vaekit.runs.checkpoints import (
     checkpoint_position,
     latest_checkpoint,
     list_checkpoints,
     read_state,
     training_state,
 )
-from vaekit.training.data import (
+from vaekit.runs.data import (
     Data,
     cached,
     check_batch_size,
@@ -74,18 +61,25 @@ from vaekit.training.data import (
     record_source,
     split_data,
 )
+from vaekit.runs.folder import RunFolder, default_run_dir, load_run_model, open_run, readable
+from vaekit.runs.lock import RunLock
+from vaekit.runs.metrics import read_metrics
+from vaekit.training import tensorboard
+from vaekit.training.callbacks import KLSchedule, MetricsLog
+from vaekit.training.checkpoints import Checkpointer
 from vaekit.training.device import configure
-from vaekit.training.figures import generate, plot, write_plots
-from vaekit.training.folder import RunFolder, default_run_dir, load_run_model, open_run, readable
 from vaekit.training.guards import NonFiniteGuard, SignalStop
-from vaekit.training.lock import RunLock
 
 # The training runs' API, with the folder, data and figure functions it is made of.
 __all__ = [
-    "RunFolder", "build_vae", "default_run_dir", "generate", "load_data", "load_run_model",
-    "open_run", "plot", "prepare_devices", "read_metrics", "resume", "train", "train_model",
-    "write_plots",
+    "Finish", "RunFolder", "build_vae", "default_run_dir", "load_data", "load_run_model",
+    "open_run", "prepare_devices", "read_metrics", "resume", "train", "train_model",
 ]  # fmt: skip
+
+
+# What a caller draws once the model is saved: finish(vae, run, test_images, classes, seed,
+# verbose), on process 0 (vaekit.report.finish_run: the plots and report.html).
+Finish = Callable[[VariationalAutoencoder, RunFolder, object, "list[str] | None", int, int], None]
 
 
 def prepare_devices(config: Config) -> dict:
@@ -140,10 +134,13 @@ def _dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
-    """Train a new run into folder ``out`` (which must not hold a run yet).
+def train(
+    config: Config, out: str | Path, verbose="auto", finish: Finish | None = None
+) -> RunFolder:
+    """Train a new run into folder ``out`` (which must not hold a run yet); then ``finish`` draws
+    what the caller wants drawn (:data:`Finish`).
 
-    The folder is locked while training (:class:`~vaekit.training.lock.RunLock`); ``config``'s
+    The folder is locked while training (:class:`~vaekit.runs.lock.RunLock`); ``config``'s
     ``precision: auto`` is resolved, and ``config.yaml`` records the choice.
     """
     run = RunFolder(Path(out))
@@ -169,10 +166,10 @@ def train(config: Config, out: str | Path, verbose="auto") -> RunFolder:
                 if config.data.cache:  # the other processes read the images themselves
                     data = split_data(config, cached(config, run, data.source))
                 _save_config(config, run)
-            return _fit(vae, config, run, data, verbose=verbose, new_run=True)
+            return _fit(vae, config, run, data, verbose=verbose, new_run=True, finish=finish)
         except TrainingDiverged:
-            if chief and not list_checkpoints(run.checkpoints):
-                _remove_run_files(run)  # nothing of worth: the same command can run again
+            if chief and run.newest_checkpoint() is None:
+                run.remove_files()  # nothing of worth: the same command can run again
             raise
         except Exception as error:
             if not is_out_of_memory(error):
@@ -187,17 +184,19 @@ def train_model(
     initial_epoch: int = 0,
     callbacks=(),
     verbose="auto",
+    finish: Finish | None = None,
 ) -> RunFolder:
     """Train a compiled VAE built in Python, from its current weights, into run folder ``out``.
 
     The Python API's way to a run folder (:mod:`vaekit.compat.gdl` trains the book's class with
     it): ``config`` describes the run (its model section is ``vae``'s config), and ``out`` gets
-    what ``vaekit train`` writes (config.yaml, metrics.csv, checkpoints, model.keras, plots,
-    report), so every command reads it. A folder may hold other files, but not a run, unless
-    ``initial_epoch`` > 0: then the run goes on from that epoch with the model's weights and
-    optimizer as they are (metrics.csv keeps its rows up to there), as the book continues a run
-    with ``initial_epoch``; ``vaekit train --resume`` continues one exactly, from its checkpoint.
-    ``callbacks`` are Keras callbacks of the caller's, run after vaekit's.
+    what ``vaekit train`` writes (config.yaml, metrics.csv, checkpoints, model.keras; the plots and
+    report where ``finish`` draws them), so every command reads it. A folder may hold other
+    files, but not a run, unless ``initial_epoch`` > 0: then the run goes on from that epoch with
+    the model's weights and optimizer as they are (metrics.csv keeps its rows up to there), as
+    the book continues a run with ``initial_epoch``; ``vaekit train --resume`` continues one
+    exactly, from its checkpoint. ``callbacks`` are Keras callbacks of the caller's, run after
+    vaekit's.
     """
     run = RunFolder(Path(out))
     if initial_epoch > 0 and run.config.exists():
@@ -219,7 +218,7 @@ def train_model(
         rows = read_metrics(run.metrics, up_to_epoch=initial_epoch) if initial_epoch else ()
         position = (initial_epoch, 0)
         return _fit(vae, config, run, data, position, rows, verbose=verbose,
-                    extra_callbacks=callbacks)  # fmt: skip
+                    extra_callbacks=callbacks, finish=finish)  # fmt: skip
 
 
 def refuse_existing(path: str | Path) -> None:
@@ -307,7 +306,7 @@ def _out_of_memory(error: BaseException, run: RunFolder, config: Config, new_run
     if largest in settings:
         settings.remove(largest)
         settings.insert(0, largest)
-    newest = (list_checkpoints(run.checkpoints) or [None])[-1]
+    newest = run.newest_checkpoint()
     if newest is not None and largest == "train.batch_size":
         kept = (
             f"the newest checkpoint is {newest}; continue with a smaller batch: vaekit train "
@@ -319,7 +318,7 @@ def _out_of_memory(error: BaseException, run: RunFolder, config: Config, new_run
             "run with a smaller one"
         )
     elif new_run:
-        _remove_run_files(run)
+        run.remove_files()
         kept = "nothing was kept (no checkpoint had been written)"
     else:
         kept = "no checkpoint had been written"
@@ -350,19 +349,6 @@ def _diverged_hint(config: Config) -> str:
     return hint + (f", or, in a new run, {' or '.join(new_run)}" if new_run else "")
 
 
-# What a run writes into its folder; removed when a new run fails before its first checkpoint.
-RUN_FILES = ("config.yaml", "metrics.csv", "manifest.json", "bad_files.txt", "model.keras",
-             "report.html")  # fmt: skip
-RUN_FOLDERS = ("checkpoints", "plots", "cache", "tensorboard")
-
-
-def _remove_run_files(run: RunFolder) -> None:
-    for name in RUN_FILES:
-        (run.path / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        shutil.rmtree(run.path / name, ignore_errors=True)
-
-
 def _refuse_existing(run: RunFolder, locked: bool = False) -> None:
     """Refuse an ``--out`` that holds a run, unless that run never trained: a process that died in
     its first steps (killed, or out of memory in a way no exception reports) leaves its
@@ -378,7 +364,7 @@ def _refuse_existing(run: RunFolder, locked: bool = False) -> None:
             "no metrics, no model)",
             stacklevel=3,
         )
-        _remove_run_files(run)
+        run.remove_files()
         return
     raise VaekitError(
         f"{run.path}: already holds a run; continue it with --resume "
@@ -388,15 +374,16 @@ def _refuse_existing(run: RunFolder, locked: bool = False) -> None:
 
 def _never_trained(run: RunFolder) -> bool:
     try:
-        rows = read_metrics(run.metrics)
-    except VaekitError:
+        return run.state().never_trained
+    except VaekitError:  # a damaged metrics table: not a run to replace
         return False
-    return not (rows or run.model.exists() or list_checkpoints(run.checkpoints))
 
 
-def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
+def resume(
+    path: str | Path, overrides=(), verbose="auto", finish: Finish | None = None
+) -> RunFolder:
     """Continue a run from its newest complete checkpoint (``overrides`` may change the settings
-    of :data:`~vaekit.training.agreement.RESUMABLE`).
+    of :data:`~vaekit.runs.agreement.RESUMABLE`).
 
     The checkpoint may sit inside an epoch (step checkpoints, or a stop on SIGINT/SIGTERM): the
     run then continues at the next step with that epoch's data order, noise and running metrics,
@@ -404,7 +391,7 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     checkpoint starts again from the beginning. A run whose checkpoints are gone continues from
     its final ``model.keras``, which records where training stood; one that has trained but holds
     nothing to continue from is refused, and its folder left as it was. ``config.yaml`` must agree
-    with the checkpoint (:func:`~vaekit.training.agreement.check_agreement`).
+    with the checkpoint (:func:`~vaekit.runs.agreement.check_agreement`).
     """
     run = RunFolder.existing(path)
     saved = Config.load(run.config)
@@ -416,20 +403,22 @@ def resume(path: str | Path, overrides=(), verbose="auto") -> RunFolder:
     chief = distribute.find_cluster(config.train).process_id == 0
     with RunLock(run.path, "vaekit train --resume") if chief else contextlib.nullcontext():
         try:
-            return _resume(run, saved, config, verbose)
+            return _resume(run, saved, config, verbose, finish)
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
             raise OutOfMemory(_out_of_memory(error, run, config, new_run=False)) from None
 
 
-def _resume(run: RunFolder, saved: Config, config: Config, verbose) -> RunFolder:
+def _resume(run: RunFolder, saved: Config, config: Config, verbose, finish) -> RunFolder:
     settings = prepare_devices(config)  # before the checkpoint loads
     with settings["placement"].scope():  # a tf.distribute strategy's variables
-        return _resume_placed(run, saved, config, settings, verbose)
+        return _resume_placed(run, saved, config, settings, verbose, finish)
 
 
-def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verbose) -> RunFolder:
+def _resume_placed(
+    run: RunFolder, saved: Config, config: Config, settings, verbose, finish
+) -> RunFolder:
     chief = settings["placement"].chief
     checkpoint, model = latest_checkpoint(run.checkpoints, load_model)
     if checkpoint is None and list_checkpoints(run.checkpoints):
@@ -447,7 +436,7 @@ def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verb
         if chief:
             record_source(run, data)
             _save_config(config, run)
-        return _fit(vae, config, run, data, verbose=verbose)
+        return _fit(vae, config, run, data, verbose=verbose, finish=finish)
     header = read_model_header(checkpoint)
     check_agreement(run.config, saved, header, checkpoint)
     state = read_state(checkpoint)
@@ -472,7 +461,7 @@ def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verb
             warnings.warn(
                 f"{run.model}: damaged; writing it again from {checkpoint.name}", stacklevel=3
             )
-        return _finish(vae, run, data, config, epochs_done=position[0])
+        return _finish(vae, run, data, config, epochs_done=position[0], finish=finish)
     rows = read_metrics(run.metrics, up_to_epoch=position[0])  # before anything is written
     _note_other_backend(header, checkpoint)
     optimizer = native_optimizer(model.optimizer, model.trainable_variables)
@@ -480,7 +469,7 @@ def _resume_placed(run: RunFolder, saved: Config, config: Config, settings, verb
     _compile(vae, config, settings, optimizer=optimizer)
     if chief:
         _save_config(config, run)
-    return _fit(vae, config, run, data, position, rows, state, verbose)
+    return _fit(vae, config, run, data, position, rows, state, verbose, finish=finish)
 
 
 def _note_other_backend(header: dict, checkpoint: Path) -> None:
@@ -547,6 +536,7 @@ def _fit(
     verbose="auto",
     extra_callbacks=(),
     new_run=False,
+    finish: Finish | None = None,
 ) -> RunFolder:
     mid_epoch = position[1] > 0
     placement = distribute.active()
@@ -562,7 +552,7 @@ def _fit(
     lower = f"{config.train.learning_rate / 10:g}"
     guard = NonFiniteGuard(
         hint=_diverged_hint(config),
-        last_good=lambda: (list_checkpoints(run.checkpoints) or [None])[-1],
+        last_good=run.newest_checkpoint,
         initial_position=position,
         resume=f"vaekit train --resume {run.path} --set train.learning_rate={lower}",
         # train() removes a new run's files when it diverges before its first checkpoint
@@ -618,9 +608,9 @@ def _fit(
             verbose=verbose,
             binarize_seed=config.train.seed if config.data.binarize == "dynamic" else None,
         )
-        return _finish(vae, run, data, config, verbose)
+        return _finish(vae, run, data, config, verbose, finish=finish)
     except StorageError as error:
-        newest = (list_checkpoints(run.checkpoints) or [None])[-1]
+        newest = run.newest_checkpoint()
         kept = f"the newest complete checkpoint is {newest}" if newest else "no checkpoint yet"
         raise StorageError(
             f"{error}; {kept}; once there is space, continue with: vaekit train --resume {run.path}"
@@ -631,10 +621,16 @@ def _fit(
 
 
 def _finish(
-    vae, run: RunFolder, data: Data, config: Config, verbose=0, epochs_done: int | None = None
+    vae,
+    run: RunFolder,
+    data: Data,
+    config: Config,
+    verbose=0,
+    epochs_done: int | None = None,
+    finish: Finish | None = None,
 ) -> RunFolder:
-    """Write the final model (with where training stood, so the run can continue from it), the
-    plots and the report."""
+    """Write the final model (with where training stood, so the run can continue from it); then,
+    on process 0, ``finish`` draws from it (the plots and the report, for the CLI)."""
     placement = distribute.active()
     if placement.chief:
         vae.model.training_state = training_state(
@@ -646,13 +642,12 @@ def _finish(
         finally:
             vae.model.training_state = None
     if placement.distributed:
-        # The plots and report are process 0's alone: from the saved model, on one device.
+        # What finish draws is process 0's alone: from the saved model, on one device.
         distribute.release()
         if placement.chief:
             vae = VariationalAutoencoder.load(run.model)
-    if placement.chief:
-        write_plots(vae, run, data.test, config.train.seed, data.source.classes, _bar(verbose))
-        report.write_run_report(vae, run, data.test, data.source.classes, verbose=_bar(verbose))
+    if placement.chief and finish is not None:
+        finish(vae, run, data.test, data.source.classes, config.train.seed, _bar(verbose))
     distribute.barrier("vaekit: the run folder is written", placement)
     return run
 

@@ -1,8 +1,28 @@
-"""Run folders: their paths, opening one (config.yaml checked against its model file), and
-loading the model it holds (the final one, or the newest checkpoint when that one is damaged)."""
+"""Run folders: their files and names, their state read once, opening one (config.yaml checked
+against its model file), and loading the model it holds (the final one, or the newest checkpoint
+when that one is damaged).
+
+A run folder holds::
+
+    config.yaml        the fully resolved configuration
+    model.keras        the final model (with its config, versions, and where training stood)
+    checkpoints/       the newest checkpoints, with optimizer state (vaekit.runs.checkpoints)
+    metrics.csv        a row per epoch (vaekit.runs.metrics)
+    plots/             latent_space.png, reconstructions.png, samples.png, ... (the report's)
+    report.html        the run's page (vaekit.report)
+    .vaekit.lock       while a command writes into the folder (vaekit.runs.lock)
+
+Example:
+    >>> run = RunFolder(Path("no/such/run"))
+    >>> run.state()
+    RunState(rows=(), checkpoints=(), has_model=False)
+    >>> run.state().never_trained, run.newest_checkpoint()
+    (True, None)
+"""
 
 from __future__ import annotations
 
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -16,12 +36,38 @@ from vaekit.errors import (
 )
 from vaekit.models.saving import load_model, read_model_header
 from vaekit.models.vae import VariationalAutoencoder
-from vaekit.training.agreement import check_agreement
-from vaekit.training.checkpoints import (
+from vaekit.runs.agreement import check_agreement
+from vaekit.runs.checkpoints import (
     checkpoint_position,
     list_checkpoints,
+    newest_checkpoint,
     read_state,
 )
+from vaekit.runs.metrics import read_metrics
+
+# What a run writes into its folder; removed when a new run fails before its first checkpoint.
+RUN_FILES = ("config.yaml", "metrics.csv", "manifest.json", "bad_files.txt", "model.keras",
+             "report.html")  # fmt: skip
+RUN_FOLDERS = ("checkpoints", "plots", "cache", "tensorboard")
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a run folder holds, read once: its metrics rows, its checkpoints (oldest first) and
+    whether it has a final model."""
+
+    rows: tuple = ()
+    checkpoints: tuple[Path, ...] = ()
+    has_model: bool = False
+
+    @property
+    def newest(self) -> Path | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    @property
+    def never_trained(self) -> bool:
+        """Nothing of worth: no metrics row, no checkpoint, no model."""
+        return not (self.rows or self.checkpoints or self.has_model)
 
 
 @dataclass(frozen=True)
@@ -69,6 +115,26 @@ class RunFolder:
         """Decoded images of a folder data set with ``data.cache: true`` (uint8 memory maps)."""
         return self.path / "cache"
 
+    def state(self) -> RunState:
+        """The folder's metrics, checkpoints and model, read now (a damaged metrics table raises
+        :class:`~vaekit.errors.DataError`)."""
+        return RunState(
+            tuple(read_metrics(self.metrics)),
+            tuple(list_checkpoints(self.checkpoints)),
+            self.model.exists(),
+        )
+
+    def newest_checkpoint(self) -> Path | None:
+        """The newest checkpoint file, or None."""
+        return newest_checkpoint(self.checkpoints)
+
+    def remove_files(self) -> None:
+        """Remove what a run writes (:data:`RUN_FILES`, :data:`RUN_FOLDERS`), nothing else."""
+        for name in RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        for name in RUN_FOLDERS:
+            shutil.rmtree(self.path / name, ignore_errors=True)
+
     @classmethod
     def existing(cls, path: str | Path) -> RunFolder:
         """A folder that must already hold a run (its config.yaml)."""
@@ -89,7 +155,7 @@ def open_run(path: str | Path) -> tuple[RunFolder, Config, Path]:
 
     The model file is ``model.keras``, or the newest checkpoint when training did not finish or
     ``model.keras`` is damaged (with a warning naming both). ``config.yaml`` is checked against
-    it (:func:`~vaekit.training.agreement.check_agreement`) before anything else is read.
+    it (:func:`~vaekit.runs.agreement.check_agreement`) before anything else is read.
 
     Raises:
         VaekitError: not a run folder, an unreadable or hand-changed ``config.yaml``, or no model

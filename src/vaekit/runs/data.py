@@ -24,7 +24,7 @@ from vaekit.errors import (
 )
 from vaekit.models import conditions
 from vaekit.models.divergences import DIVERGENCES
-from vaekit.training.folder import RunFolder
+from vaekit.runs.folder import RunFolder
 
 
 @dataclass

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from vaekit.errors import ModelFileError
 from vaekit.models.saving import read_model_header
-from vaekit.training.checkpoints import checkpoint_position, list_checkpoints
+from vaekit.runs.checkpoints import checkpoint_position, list_checkpoints
 
 # The command that computes each result again, after ``vaekit evaluate RUN``.
 AGAIN = {"evaluation.json": "", "disentanglement.json": " --disentanglement"}

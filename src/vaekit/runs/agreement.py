@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaekit.config import Config, ModelConfig, _build_section
+from vaekit.config import Config, ModelConfig, build_section
 from vaekit.errors import ConfigError
 from vaekit.models.objective import Objective
 
@@ -144,7 +144,7 @@ def _trained_with(header: dict) -> dict[str, object]:
             trained = {}  # a config this vaekit cannot read: compare what the model says
         trained = {key: value for key, value in trained.items() if key not in RESUMABLE_KEYS}
     try:
-        built = _build_section("model", ModelConfig, model.get("model_config") or {})
+        built = build_section("model", ModelConfig, model.get("model_config") or {})
     except ConfigError:
         return trained  # a model config this vaekit cannot read: loading the file will say so
     trained |= flatten({"model": built.__dict__})

@@ -17,10 +17,10 @@ from vaekit.errors import (
 )
 from vaekit.io import check_output_file
 from vaekit.models import conditions
-from vaekit.training.callbacks import read_metrics
-from vaekit.training.data import load_data
-from vaekit.training.folder import RunFolder, load_run_model, open_run
-from vaekit.training.lock import RunLock
+from vaekit.runs.data import load_data
+from vaekit.runs.folder import RunFolder, load_run_model, open_run
+from vaekit.runs.lock import RunLock
+from vaekit.runs.metrics import read_metrics
 
 MAX_CLASS_ROWS = 20  # class_samples.png draws at most this many classes, evenly spaced
 
