@@ -65,7 +65,7 @@ test-backends: setup
 PYTORCH ?= torch
 ENVIRONMENTS := tensorflow jax torch
 test-environments: setup
-	rm -rf dist
+	rm -rf dist build  # build/: setuptools would pack stale modules left in it
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	set -e; wheel=$$(ls $(CURDIR)/dist/vaekit-*.whl); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cp tests/support.py tests/test_console.py tests/test_without_tensorflow.py tests/test_across_environments.py \

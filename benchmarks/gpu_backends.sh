@@ -50,7 +50,7 @@ wheels() {
   local exclude
   exclude=$(git rev-parse --git-path info/exclude 2>/dev/null) && mkdir -p "$(dirname "$exclude")" \
     && { grep -qx '/.whl/' "$exclude" 2>/dev/null || echo /.whl/ >> "$exclude"; }
-  rm -rf .whl && mkdir .whl
+  rm -rf .whl build && mkdir .whl  # build/: setuptools would pack stale modules left in it
   .venv/bin/python -m pip wheel --quiet --no-deps --wheel-dir .whl . || return 1
   # Keras and what it needs that the device image lacks (benchmarks/device_image.txt has the
   # rest), as Python 3.12 wheels.
