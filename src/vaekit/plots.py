@@ -582,7 +582,7 @@ def _epochs_text(epochs: int) -> str:
 def plot_nelbo(rows: Sequence[Mapping[str, object]], path) -> Figure:
     """Plot the negative ELBO (nats per image) of training and validation against the epoch.
 
-    ``rows`` are metrics rows as read by :func:`vaekit.training.callbacks.read_metrics`: the
+    ``rows`` are metrics rows as read by :func:`vaekit.runs.metrics.read_metrics`: the
     ``nelbo`` and ``val_nelbo`` values are drawn against ``epoch`` (empty values are left out,
     other keys ignored) and the legend gives each curve's final value. Runs from before the
     negative ELBO was logged have no such values: this raises ``ValueError``, so skip the plot.
