@@ -119,12 +119,12 @@ if [ "$mode" = rehearse ]; then
   export JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES=
   # A tenth of the device run.
   steps=20 warmup=2 repeats=1 batch_steps=4 batch_warmup=1 limit="--set data.limit=6000"
-  train_seconds=60 samples=500 eval_limit="--limit 1000" slow=900
+  train_seconds=60 samples=500 eval_limit="--limit 1000" slow=900 max_points=4096
 else
   [ -d .whl ] || fail "no .whl/ here: run 'bash benchmarks/gpu_backends.sh --wheels' first, then carry .whl"
   py=python3
   steps=200 warmup=20 repeats=3 batch_steps=100 batch_warmup=10 limit=
-  train_seconds=${TRAIN_SECONDS:-140} samples=5000 eval_limit= slow=1
+  train_seconds=${TRAIN_SECONDS:-140} samples=5000 eval_limit= slow=1 max_points=65536
 fi
 "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target "$site" .whl/*.whl || fail "pip could not install .whl/ into $site"
@@ -238,7 +238,7 @@ run_binarized() {
     cp "$results/runs/$name/metrics.csv" "$results/$name.metrics.csv" 2>/dev/null
     # shellcheck disable=SC2086
     timeout "$(limit_s 90)" "$py" -m vaekit.cli evaluate "$results/runs/$name" --quiet \
-      --samples "$samples" --max-points 65536 $eval_limit \
+      --samples "$samples" --max-points "$max_points" $eval_limit \
       --out "$results/$name.evaluation.json" > "$results/$name.evaluate.log" 2>&1 &
   done
   for name in binarized_vae binarized_iwae5; do wait -n || rc=1; done
