@@ -62,11 +62,13 @@ wheels() {
   du -sh .whl
 }
 
-python312() {  # a Python 3.12 interpreter: on PATH, or pyenv's
+python312() {  # a Python 3.12 that runs: $PYTHON312, on PATH, or pyenv's (a pyenv shim may not run)
   local found
-  for found in "$(command -v python3.12)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 \
-      /root/.pyenv/versions/3.12*/bin/python3.12; do
-    [ -n "$found" ] && [ -x "$found" ] && { echo "$found"; return 0; }
+  for found in "${PYTHON312:-}" "$(command -v python3.12)" \
+      "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.12*/bin/python3.12; do
+    [ -n "$found" ] && [ -x "$found" ] \
+      && "$found" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 \
+      && { echo "$found"; return 0; }
   done
   return 1
 }

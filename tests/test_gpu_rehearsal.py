@@ -38,10 +38,14 @@ def report(*arguments) -> subprocess.CompletedProcess:
 
 
 def python312() -> str | None:
-    found = shutil.which("python3.12") or sorted(
-        glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12"))
-    )
-    return (found if isinstance(found, str) else found[-1]) if found else None
+    """A Python 3.12 that runs, found as gpu_backends.sh finds it (a pyenv shim may not run)."""
+    candidates = [os.environ.get("PYTHON312"), shutil.which("python3.12")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    for found in filter(None, candidates):
+        check = [found, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return found
+    return None
 
 
 @pytest.mark.parametrize(
