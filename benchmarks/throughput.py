@@ -11,7 +11,7 @@ Run from the repository root (``make bench`` runs the first line):
         --backends tensorflow,jax,torch                    # vaekit and plain Keras per backend
 
 Implementations: ``vaekit`` (configs/mnist_seed.yaml: kl_strategy layer, float32, through
-``vaekit.training.run.build_vae`` and ``VariationalAutoencoder.fit``), ``vaekit-add_loss``,
+``vaekit.training.run.compile_vae`` and ``VariationalAutoencoder.fit``), ``vaekit-add_loss``,
 ``vaekit-train_step``, ``vaekit-multi_output``, ``vaekit-bf16`` (train.precision=mixed_bfloat16),
 ``plain-keras`` (benchmarks/plain_keras.py) and ``plain-torch`` (benchmarks/plain_torch.py), all
 on the MNIST training images.

@@ -87,10 +87,11 @@ def plain_arguments(config: Config) -> dict:
 # Runners: each trains for len(images) / batch steps and returns (records, info), with records
 # [(steps done, time.perf_counter() after them, loss), ...].
 def run_vaekit(config: Config, images: np.ndarray) -> tuple[list, dict]:
-    """vaekit's own path: ``build_vae(config)`` and ``VariationalAutoencoder.fit``."""
-    from vaekit.training.run import build_vae
+    """vaekit's own path: ``compile_vae(config)`` and ``VariationalAutoencoder.fit``."""
+    from vaekit.training.run import compile_vae, prepare_devices
 
-    vae = build_vae(config)
+    settings = prepare_devices(config)
+    vae = compile_vae(config, settings)
     records = []
     vae.fit(
         images,
@@ -101,7 +102,7 @@ def run_vaekit(config: Config, images: np.ndarray) -> tuple[list, dict]:
         seed=config.train.seed,
         verbose=0,
     )
-    return records, {**_keras_info(vae.model), "precision": config.train.precision}
+    return records, {**_keras_info(vae.model), "precision": settings.precision}
 
 
 def run_plain_keras(config: Config, images: np.ndarray) -> tuple[list, dict]:

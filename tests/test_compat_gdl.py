@@ -112,7 +112,7 @@ def test_load_mnist_gives_the_books_arrays_and_is_known_as_mnist():
     (x_train, y_train), (x_test, y_test) = gdl.load_mnist()
     assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)
     assert x_train.dtype == np.float32 and y_train.shape == (60000,)
-    assert gdl._is_mnist(x_train) and not gdl._is_mnist(x_train[::-1].copy())
+    assert gdl.is_mnist(x_train) and not gdl.is_mnist(x_train[::-1].copy())
 
 
 def python(code: str, cwd) -> subprocess.CompletedProcess:

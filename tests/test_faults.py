@@ -1,5 +1,6 @@
 """Interrupted or crashed training resumes where it stopped, with the same metrics."""
 
+import json
 import os
 import shutil
 import signal
@@ -7,14 +8,20 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from support import CONFIG
 
 from vaekit.cli import main
+from vaekit.config import Config
+from vaekit.errors import ConfigError
+from vaekit.models.saving import read_model_header
+from vaekit.runs.agreement import check_agreement
 from vaekit.runs.checkpoints import checkpoint_position, list_checkpoints, read_state
 from vaekit.runs.metrics import read_metrics
+from vaekit.runs.provenance import position
 
 # 512 images in batches of 64: 8 steps an epoch; a checkpoint every 3 steps, all of them kept.
 SETTINGS = [
@@ -117,6 +124,72 @@ def test_when_no_checkpoint_loads_resume_stops_instead_of_starting_over(
         "away to train again from epoch 1"
     )
     assert {p: p.read_bytes() for p in torn} == torn  # nothing overwritten
+
+
+def test_the_training_state_is_kept_beside_the_model_not_in_its_config(straight_run):
+    checkpoint = straight_run / "checkpoints" / "ckpt-e0001-s000006.keras"
+    for path, where in [(checkpoint, (1, 6)), (straight_run / "model.keras", (3, 0))]:
+        with zipfile.ZipFile(path) as archive:
+            header = json.loads(archive.read("config.json"))
+            beside = json.loads(archive.read("training_state.json"))
+        assert header["config"].get("training_state") is None  # nothing set on the model
+        assert (beside["epochs_done"], beside["steps"]) == where
+        assert beside["config"]["train"]["epochs"] == 3
+        assert read_state(path) == beside
+    assert "loss" in read_state(checkpoint)["metrics"]
+
+
+STATE = "training_state.json"
+
+
+def as_written_before_issue_28(path):
+    """Rewrite a model file as vaekit wrote it before the training state moved beside the model:
+    inside the model's config, with no ``training_state.json``."""
+    with zipfile.ZipFile(path) as old:
+        members = [(item, old.read(item.filename)) for item in old.infolist()]
+    state = json.loads(next(data for item, data in members if item.filename == STATE))
+    with zipfile.ZipFile(path, "w") as new:
+        for item, data in members:
+            if item.filename == "config.json":
+                header = json.loads(data)
+                header["config"]["training_state"] = state
+                data = json.dumps(header)
+            if item.filename != STATE:
+                new.writestr(item, data)
+
+
+def test_model_files_written_before_the_state_moved_beside_the_model_read_alike(
+    straight_run, tmp_path
+):
+    old = tmp_path / "old"
+    shutil.copytree(straight_run, old)
+    checkpoint = Path("checkpoints") / "ckpt-e0001-s000006.keras"
+    for name in ("model.keras", checkpoint):
+        as_written_before_issue_28(old / name)
+        assert read_state(old / name) == read_state(straight_run / name)
+    for run in (old, straight_run):  # where model.keras stands, from its training state
+        assert position(run / "model.keras", run) == {
+            "file": "model.keras",
+            "epochs": 3,
+            "steps": 0,
+        }
+    config = Config.load(old / "config.yaml")
+    header = read_model_header(old / checkpoint)
+    check_agreement(old / "config.yaml", config, header, old / checkpoint)
+    config.data.limit = 256  # recorded in the run's config inside the training state alone
+    with pytest.raises(ConfigError, match=r"data\.limit is 256, but .* trained with 512"):
+        check_agreement(old / "config.yaml", config, header, old / checkpoint)
+
+
+@pytest.mark.slow
+def test_a_run_written_before_the_state_moved_beside_the_model_resumes_exactly(
+    straight_run, tmp_path
+):
+    crashed = crash_copy(straight_run, tmp_path, "ckpt-e0002-s000006.keras")
+    for path in list_checkpoints(crashed / "checkpoints"):
+        as_written_before_issue_28(path)
+    assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
+    assert_same_metrics(crashed, straight_run)
 
 
 @pytest.mark.slow

@@ -1,11 +1,20 @@
 """VariationalAutoencoder: building, shapes, save/load round trips and continued training."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from conftest import STRATEGIES
 
 from vaekit import ConfigError, ModelFileError, VariationalAutoencoder
+from vaekit.config import ModelConfig
+from vaekit.models.objective import Objective
+from vaekit.models.strategies import STRATEGIES as MODEL_CLASSES
+
+# A train_step model (elbo, 3 importance samples) of 8x8 images, trained two steps and saved by
+# vaekit before the model's settings were typed (issue 28), with its encodings and decodings.
+BEFORE_TYPED = Path(__file__).parent / "data" / "model_before_issue28"
 
 
 def test_reference_architecture_layers_and_shapes():
@@ -87,6 +96,39 @@ def test_save_load_round_trip_then_continued_training(tmp_path, images, strategy
     got = loaded.model.train_on_batch(images, loaded.model.targets(images), return_dict=True)
     for key in ("loss", "bce", "kl"):
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-6)
+
+
+def test_a_model_saved_before_its_settings_were_typed_loads_as_it_was():
+    saved = np.load(BEFORE_TYPED / "outputs.npz")
+    vae = VariationalAutoencoder.load(BEFORE_TYPED / "model.keras")
+    assert isinstance(vae.model.model_config, ModelConfig) and vae.model.model_config.seed == 5
+    assert vae.config == vae.model.model_config and vae.config.input_dim == (8, 8, 1)
+    assert vae.model.objective == Objective(convention="elbo", kl_weight=1.0, iw_samples=3)
+    assert vae.model.iw_noise is not None and vae.model.optimizer.iterations.numpy() == 2
+    np.testing.assert_allclose(vae.encode(saved["x"]), saved["mu"], atol=1e-5)
+    np.testing.assert_allclose(vae.decode(saved["z"]), saved["decoded"], atol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_config_of_an_earlier_vaekit_builds_the_same_model(strategy):
+    """Before issue 28 a model's config held no Keras base keys (``trainable``, ``dtype``), and a
+    file from before a setting existed leaves it out: its default (ModelConfig's) applies."""
+    vae = VariationalAutoencoder(kl_strategy=strategy, z_dim=3, kl_factor=0.01, seed=4)
+    config = vae.model.get_config()
+    assert {"name", "trainable", "dtype"} <= set(config)  # Keras's own config, then vaekit's
+    earlier = {key: config[key] for key in ("name", "encoder", "decoder", "kl_factor")}
+    newer = ("likelihood", "gaussian_sigma", "encoder_dense_units", "decoder_dense_activation")
+    earlier["model_config"] = {
+        key: value for key, value in config["model_config"].items() if key not in newer
+    }
+    earlier["versions"] = {"vaekit": "0.1.0", "keras": "3.0.0", "backend": "tensorflow"}
+    model = MODEL_CLASSES[strategy].from_config({**earlier, "training_state": None})
+    assert model.model_config == vae.config and model.objective == vae.model.objective
+    assert model.versions["keras"] == "3.0.0" and model.built
+    assert model.get_config()["model_config"] == config["model_config"]
+    model.set_weights(vae.model.get_weights())  # the same variables, in the same order
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype("float32")
+    np.testing.assert_array_equal(model.decoder.predict(z, verbose=0), vae.decode(z))
 
 
 def test_save_requires_keras_suffix(tmp_path):

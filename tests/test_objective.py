@@ -230,7 +230,7 @@ def test_objective_round_trips_through_a_saved_model(tmp_path):
     vae.model.kl_scale_variable.assign(0.25)
     vae.save(tmp_path / "m.keras")
     loaded = VariationalAutoencoder.load(tmp_path / "m.keras")
-    assert loaded.model.loss_settings == objective
+    assert loaded.model.objective == objective
     assert float(loaded.model.kl_scale_variable.numpy()) == 0.25
     assert tuple(loaded.model.targets(np.zeros((2, 28, 28, 1)))["posterior"].shape) == (2, 5)
 

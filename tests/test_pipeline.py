@@ -79,10 +79,10 @@ def test_fast_path_gives_the_losses_of_a_plain_fit(images, strategy):
 @needs_bf16
 def test_mixed_bfloat16_keeps_the_loss_terms_in_float32(images):
     from vaekit.config import Config
-    from vaekit.training.run import build_vae
+    from vaekit.training.run import compile_vae
 
     config = Config.from_dict({"train": {"precision": "mixed_bfloat16"}})
-    vae = build_vae(config)
+    vae = compile_vae(config)
     assert vae.encoder.get_layer("encoder_conv_0").compute_dtype == "bfloat16"
     assert vae.encoder.get_layer("encoder_conv_0").kernel.dtype == "float32"  # master weights
     assert vae.decoder.output.dtype == "float32"  # the sigmoid, so BCE is float32

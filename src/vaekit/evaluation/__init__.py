@@ -5,8 +5,10 @@
 - :mod:`.runs`: a run folder's evaluation, written to ``RUN_DIR/evaluation.json``;
 - :mod:`.table`: that result as a table;
 - :mod:`.disentanglement`: the MIG, DCI, FactorVAE and SAP scores of a code against factors;
-- :mod:`.factor_runs`: a run folder's scores, written to ``RUN_DIR/disentanglement.json``;
-- :mod:`.provenance`: the model a result was computed on, and whether the run's model still is it.
+  :mod:`.disentanglement_metrics` computes each, :mod:`.disentanglement_draws` draws their samples;
+- :mod:`.factor_runs`: a run folder's scores, written to ``RUN_DIR/disentanglement.json`` (their
+  names and settings are :mod:`vaekit.runs.scores`', the model they were computed on
+  :mod:`vaekit.runs.provenance`').
 
 ``vaekit evaluate RUN_DIR`` is :func:`evaluate_run` followed by :func:`format_table`.
 

@@ -127,7 +127,7 @@ def model_log_likelihood(model) -> LogLikelihood:
             # about the structure on each new batch shape when it gets that one tensor.
             warnings.filterwarnings("ignore", message="The structure of `inputs`")
             output = model.training_output(z, training=False, labels=labels)  # logits (& sigma)
-        return -nll_per_image(model.loss_settings, images, output)
+        return -nll_per_image(model.objective, images, output)
 
     return log_likelihood
 

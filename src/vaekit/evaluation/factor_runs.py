@@ -9,8 +9,9 @@ and levels, what they were computed on (``model``: the model file and its epoch,
 :mod:`.provenance`; ``dataset``, ``split``, ``images``, the first of the split) and with (the
 ``seed`` and the sample counts, ``settings``), the seconds and the versions. A score without a
 value (the FactorVAE score of a code with no active latent) is null in ``summary``, and
-``undefined`` says why. Scores compare where :func:`settings_key` agrees. Only a data set with
-factor labels has them (``shapes``, ``shapes_color``).
+``undefined`` says why. Scores compare where :func:`vaekit.runs.scores.settings_key` agrees, and
+that module holds the file's names, the settings and the reasons, which the report reads too.
+Only a data set with factor labels has them (``shapes``, ``shapes_color``).
 
 Too few ``--score-samples`` for the split's factors (:func:`.disentanglement.minimum_samples`)
 are refused once the factors are read, before the model loads.
@@ -48,9 +49,7 @@ from vaekit.io import atomic_write_text, check_output_file
 from vaekit.runs.folder import load_run_model, open_run
 from vaekit.runs.lock import RunLock
 from vaekit.runs.provenance import position
-
-FILE_NAME = "disentanglement.json"
-PLOT_NAME = "factor_information.png"
+from vaekit.runs.scores import FILE_NAME, PLOT_NAME, heat_map
 
 
 def score_run(
@@ -136,10 +135,7 @@ def score_run(
 
 def draw_information(result: dict, path):
     """The MIG's factor-latent heat map of a result (:func:`.plots.plot_factor_information`)."""
-    mig = result["mig"]
-    return plots.plot_factor_information(
-        mig["mutual_information"], result["factors"], mig["entropy"], path
-    )
+    return plots.plot_factor_information(*heat_map(result), path)
 
 
 def format_scores(result: dict) -> str:
@@ -183,47 +179,3 @@ def format_scores(result: dict) -> str:
             f"not scored (one value over these images): {', '.join(result['constant_factors'])}"
         )
     return "\n".join(lines)
-
-
-def settings_key(result: dict) -> tuple:
-    """What scores must share to be compared: the images (data set, split, count: the first of
-    the split), the factors scored and the sample counts (the seed only redraws the samples).
-    Results written before ``dataset`` was recorded have None in its place."""
-    settings = result.get("settings")
-    settings = tuple(sorted(settings.items())) if isinstance(settings, dict) else None
-    return (
-        result.get("dataset"),
-        result.get("split"),
-        result.get("images"),
-        tuple(result.get("factors") or ()),
-        settings,
-    )
-
-
-def describe_settings(result: dict) -> str:
-    """:func:`settings_key` for people.
-
-    Example:
-        >>> describe_settings({"dataset": "shapes", "split": "test", "images": 256,
-        ...     "factors": ["x", "y"], "constant_factors": ["shape"],
-        ...     "settings": disentanglement.Settings.scaled(400).to_dict()})
-        'shapes, test split, first 256 images; factors x, y (shape: one value); --score-samples 400'
-    """
-    dataset = result.get("dataset") or "data set not recorded"
-    text = f"{dataset}, {result.get('split')} split, first {result.get('images')} images"
-    text += "; factors " + ", ".join(map(str, result.get("factors") or ["not recorded"]))
-    if result.get("constant_factors"):
-        text += f" ({', '.join(map(str, result['constant_factors']))}: one value)"
-    settings = result.get("settings")
-    if not isinstance(settings, dict):
-        return text + "; sample counts not recorded"
-    if settings == disentanglement.DEFAULTS.to_dict():
-        return text + "; disentanglement_lib's sample counts (10,000)"
-    counts = settings.get("mig_samples")
-    try:
-        scaled = disentanglement.Settings.scaled(counts).to_dict()
-    except (TypeError, VaekitError):
-        scaled = None
-    if settings == scaled:
-        return text + f"; --score-samples {counts}"
-    return text + "; sample counts " + ", ".join(f"{k} {v}" for k, v in settings.items())

@@ -1,8 +1,8 @@
 """Loading ``.keras`` files with checks that turn every bad file into one clear error.
 
 A vaekit model file is a Keras ``.keras`` archive whose model is one of the
-:mod:`vaekit.models.strategies` classes; its config records the vaekit, Keras and backend versions
-and the :class:`~vaekit.config.ModelConfig` it was built from.
+:mod:`vaekit.models.strategies` classes; its config records the vaekit, Keras and backend versions,
+the :class:`~vaekit.config.ModelConfig` it was built from and its objective.
 
 Example:
     >>> load_model("no/such/model.keras")
@@ -74,7 +74,7 @@ def load_model(path: str | Path, compile: bool = True):
         ModelFileError: a missing, damaged, foreign or too new file.
         StorageError: no room on disk to unpack it.
     """
-    read_model_header(path)
+    header = read_model_header(path)
     try:
         model = keras.saving.load_model(path, custom_objects=PORTABLE_OPTIMIZERS, compile=compile)
     except OSError as error:
@@ -86,7 +86,8 @@ def load_model(path: str | Path, compile: bool = True):
     except Exception as error:  # Keras raises many types for a damaged archive
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{path}: cannot load the model ({message})") from None
-    if compile and getattr(model, "objective", True) is None and model.optimizer is not None:
+    saved_objective = header.get("config", {}).get("objective")
+    if compile and saved_objective is None and model.optimizer is not None:
         # Saved before objectives existed: compiled with "binary_crossentropy" on an output that
         # is now the decoder's logits. Its wiring's losses instead; the optimizer (and its state)
         # stays.

@@ -46,7 +46,7 @@ from vaekit.models.likelihoods import MEANS
 from vaekit.models.objective import Objective
 from vaekit.models.priors import sample_mixture
 from vaekit.models.saving import load_model
-from vaekit.models.strategies import STRATEGIES, build_vae
+from vaekit.models.strategies import STRATEGIES, build_model
 
 
 class VariationalAutoencoder:
@@ -157,7 +157,7 @@ class VariationalAutoencoder:
         """Wire encoder and decoder into ``self.model`` with the chosen KL strategy."""
         if self.encoder is None or self.decoder is None:
             raise RuntimeError("call build_encoder() and build_decoder() before build_model()")
-        self.model = build_vae(self.config, self.encoder, self.decoder, self.objective)
+        self.model = build_model(self.config, self.encoder, self.decoder, self.objective)
         return self.model
 
     # Training.
@@ -355,7 +355,7 @@ class VariationalAutoencoder:
     def _check_batches(self, count: int, batch_size: int, what: str) -> None:
         """Refuse batches of ``count`` images too small for the model's divergence (the MMD of one
         code is undefined; see :data:`vaekit.models.divergences.DIVERGENCES`), the last one too."""
-        name = self.model.loss_settings.divergence
+        name = self.model.objective.divergence
         smallest = DIVERGENCES[name].smallest_batch
         least = min(batch_sizes(count, batch_size))
         if least < smallest:
@@ -389,9 +389,7 @@ class VariationalAutoencoder:
     @classmethod
     def from_keras_model(cls, model) -> VariationalAutoencoder:
         """Wrap a built vaekit Keras model (e.g. a loaded checkpoint); its config comes along."""
-        vae = cls.from_config(
-            ModelConfig(**_model_config(model)), build=False, objective=model.loss_settings
-        )
+        vae = cls.from_config(model.model_config, build=False, objective=model.objective)
         vae.model, vae.encoder, vae.decoder = model, model.encoder, model.decoder
         return vae
 
@@ -406,9 +404,3 @@ class VariationalAutoencoder:
             raise RuntimeError("build the model first (build=True, or build_model())")
         if trains:
             backends.check_steps_per_call(self.model.steps_per_execution or 1)
-
-
-def _model_config(model) -> dict:
-    values = dict(model.model_config)
-    values["input_dim"] = tuple(values["input_dim"])
-    return values

@@ -38,8 +38,6 @@ import yaml
 from vaekit import plots
 from vaekit.config import Config
 from vaekit.errors import ModelFileError, VaekitError, one_line
-from vaekit.evaluation.factor_runs import FILE_NAME as SCORES_FILE
-from vaekit.evaluation.factor_runs import PLOT_NAME, draw_information
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report import figures
 from vaekit.report.explorer import explore
@@ -51,6 +49,8 @@ from vaekit.runs import data as run_data
 from vaekit.runs import folder, provenance
 from vaekit.runs.lock import RunLock
 from vaekit.runs.metrics import read_metrics
+from vaekit.runs.scores import FILE_NAME as SCORES_FILE
+from vaekit.runs.scores import PLOT_NAME, heat_map
 from vaekit.version import __version__
 
 FILE_NAME = "report.html"
@@ -252,7 +252,7 @@ def _draw_information(scores: dict) -> bytes | None:
     """The heat map of scores whose run has no plots/factor_information.png."""
     try:
         with tempfile.TemporaryDirectory() as folder:
-            draw_information(scores, Path(folder) / PLOT_NAME)
+            plots.plot_factor_information(*heat_map(scores), Path(folder) / PLOT_NAME)
             return (Path(folder) / PLOT_NAME).read_bytes()
     except (KeyError, TypeError, ValueError):  # a hand-edited file: the table still shows
         return None

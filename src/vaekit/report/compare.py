@@ -30,7 +30,6 @@ from matplotlib.figure import Figure
 
 from vaekit.config import Config, read_config_file
 from vaekit.errors import VaekitError, one_line, plural
-from vaekit.evaluation.factor_runs import describe_settings, settings_key
 from vaekit.io import atomic_write_text, check_output_file
 from vaekit.report import (
     EVALUATION_FILE,
@@ -43,6 +42,7 @@ from vaekit.report import (
 from vaekit.report import html as html_page
 from vaekit.runs import provenance
 from vaekit.runs.metrics import read_metrics
+from vaekit.runs.scores import describe_settings, settings_key
 
 # Curves overlaid, one figure each: (training key, validation key, what it is).
 CURVES = (

@@ -23,9 +23,9 @@ import warnings
 from pathlib import Path
 
 from vaekit.errors import one_line
-from vaekit.evaluation.disentanglement import DEFAULTS as SCORE_DEFAULTS
-from vaekit.evaluation.disentanglement import NO_ACTIVE_LATENT, NO_IMPORTANCE
 from vaekit.runs import provenance
+from vaekit.runs.scores import DEFAULTS as SCORE_DEFAULTS
+from vaekit.runs.scores import NO_ACTIVE_LATENT, NO_IMPORTANCE
 
 DEFAULT_PRUNE_STD = SCORE_DEFAULTS.prune_std
 

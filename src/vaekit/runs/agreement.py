@@ -29,6 +29,7 @@ from pathlib import Path
 from vaekit.config import Config, ModelConfig, build_section
 from vaekit.errors import ConfigError
 from vaekit.models.objective import Objective
+from vaekit.runs.checkpoints import find_state
 
 # The train.* settings a resumed run may change (with --set, or in config.yaml).
 RESUMABLE = (
@@ -104,9 +105,9 @@ def check_epoch_boundary(saved: Config, config: Config, checkpoint: Path, steps:
             )
 
 
-def recorded_config(header: dict) -> dict | None:
-    """The resolved run config a model file recorded (None for files from before it did)."""
-    state = (header.get("config") or {}).get("training_state")
+def recorded_config(state: dict | None) -> dict | None:
+    """The resolved run config a model file recorded in its training state
+    (:func:`~vaekit.runs.checkpoints.find_state`; None for files from before it did)."""
     recorded = state.get("config") if isinstance(state, dict) else None
     return recorded if isinstance(recorded, dict) else None
 
@@ -118,7 +119,7 @@ def check_agreement(config_path: Path, config: Config, header: dict, source: Pat
     Compared: the model's settings and its objective, which every vaekit model file records, and
     where ``source`` recorded the run's whole config, every setting but :data:`RESUMABLE`.
     """
-    trained = _trained_with(header)
+    trained = _trained_with(header, find_state(source))
     now = flatten(config.to_dict())
     found = [(key, then, now[key]) for key, then in trained.items() if now.get(key) != then]
     if found:
@@ -132,11 +133,12 @@ def check_agreement(config_path: Path, config: Config, header: dict, source: Pat
         )
 
 
-def _trained_with(header: dict) -> dict[str, object]:
-    """``{"section.key": value}`` of what a model file says it was trained with."""
+def _trained_with(header: dict, state: dict | None) -> dict[str, object]:
+    """``{"section.key": value}`` of what a model file (its ``header`` and training ``state``)
+    says it was trained with."""
     model = header.get("config") or {}
     trained = {}
-    recorded = recorded_config(header)
+    recorded = recorded_config(state)
     if recorded is not None:
         try:
             trained = flatten(Config.from_dict(recorded).to_dict())

@@ -2,11 +2,13 @@
 
 A checkpoint is a ``.keras`` file named ``ckpt-eEEEE-sSSSSSS.keras``: ``EEEE`` epochs done and
 ``SSSSSS`` steps done in the next one (0 at an epoch's end). Besides the model, its optimizer state
-and its noise-generator states (see :mod:`vaekit.models.strategies`), the model's config holds the
-training state (:func:`training_state`): the position, the running metric accumulators of the
-epoch in progress and the seconds it had run. (Inside the model config, not as a member of its
-own: Keras unpacks a ``.keras`` archive with more than its three usual members to a temporary
-folder on every load.) :mod:`vaekit.training.checkpoints` writes them.
+and its noise-generator states (see :mod:`vaekit.models.strategies`), the archive holds the
+training state (:func:`training_state`) beside the model, as its member ``training_state.json``
+(:func:`write_state`): the position, the running metric accumulators of the epoch in progress and
+the seconds it had run. Files written before kept it in the model's config, where
+:func:`find_state` still reads it. (An archive with more than Keras's three usual members is
+unpacked to a temporary folder on every load: a small cost, for a model that records nothing
+about its training.) :mod:`vaekit.training.checkpoints` writes them.
 
 Example:
     >>> checkpoint_name(3, 120)
@@ -28,6 +30,7 @@ from pathlib import Path
 from vaekit.errors import ModelFileError
 
 _NAME = re.compile(r"^ckpt-e(\d{4,})-s(\d{6,})\.keras$")
+STATE_MEMBER = "training_state.json"  # the training state, beside the model in its archive
 OLD_STATE_MEMBER = "vaekit_state.json"  # where checkpoints of vaekit 0.1.0 kept the state
 
 
@@ -74,18 +77,45 @@ def training_state(
     return state
 
 
-def read_state(path: str | Path) -> dict:
-    """The training state of a checkpoint (position, metric accumulators, seconds)."""
+def write_state(path: str | Path, state: dict) -> None:
+    """Add ``state`` (:func:`training_state`) to the ``.keras`` archive ``path`` as its member
+    ``training_state.json``, beside the model: call it on the temporary file, before the rename
+    that makes the file complete."""
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(STATE_MEMBER, json.dumps(state))
+
+
+def find_state(path: str | Path) -> dict | None:
+    """The training state a model file records, or None where it records none (a final model of
+    a vaekit that did not record where training stood).
+
+    Read from the archive's ``training_state.json``; in files written before vaekit kept it
+    there, from the model config's ``training_state`` (or vaekit 0.1.0's ``vaekit_state.json``).
+
+    Raises:
+        ModelFileError: an archive, or a member of it, that cannot be read.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
-            if OLD_STATE_MEMBER in archive.namelist():
-                return json.loads(archive.read(OLD_STATE_MEMBER))
-            state = json.loads(archive.read("config.json"))["config"]["training_state"]
-    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError, OSError) as error:
+            names = archive.namelist()
+            member = next((n for n in (STATE_MEMBER, OLD_STATE_MEMBER) if n in names), None)
+            if member is not None:
+                state = json.loads(archive.read(member))
+            else:
+                header = json.loads(archive.read("config.json"))
+                model = header.get("config") if isinstance(header, dict) else None
+                state = model.get("training_state") if isinstance(model, dict) else None
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
         raise ModelFileError(
             f"{path}: checkpoint has no readable training state ({error})"
         ) from None
-    if not isinstance(state, dict):
+    return state if isinstance(state, dict) else None
+
+
+def read_state(path: str | Path) -> dict:
+    """The training state of a checkpoint (position, metric accumulators, seconds)."""
+    state = find_state(path)
+    if state is None:
         raise ModelFileError(
             f"{path}: has no training state (a final model from an older vaekit, not a checkpoint)"
         )

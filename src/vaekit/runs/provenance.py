@@ -28,7 +28,7 @@ from pathlib import Path
 
 from vaekit.errors import ModelFileError
 from vaekit.models.saving import read_model_header
-from vaekit.runs.checkpoints import checkpoint_position, list_checkpoints
+from vaekit.runs.checkpoints import checkpoint_position, find_state, list_checkpoints
 
 # The command that computes each result again, after ``vaekit evaluate RUN``.
 AGAIN = {"evaluation.json": "", "disentanglement.json": " --disentanglement"}
@@ -44,12 +44,11 @@ def position(source: str | Path, run_path: str | Path | None = None) -> dict:
         ModelFileError: an unreadable model file.
     """
     source = Path(source)
-    header = read_model_header(source)
+    read_model_header(source)  # a vaekit model file, complete
     try:
         epochs, steps = checkpoint_position(source)
     except ModelFileError:  # model.keras: its training state, where the vaekit recorded one
-        state = (header.get("config") or {}).get("training_state")
-        state = state if isinstance(state, dict) else {}
+        state = find_state(source) or {}
         epochs, steps = state.get("epochs_done"), state.get("steps") or 0
         epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
         steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else 0

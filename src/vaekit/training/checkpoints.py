@@ -2,13 +2,11 @@
 
 A checkpoint is a ``.keras`` file named ``ckpt-eEEEE-sSSSSSS.keras``: ``EEEE`` epochs done and
 ``SSSSSS`` steps done in the next one (0 at an epoch's end). Besides the model, its optimizer state
-and its noise-generator states (see :mod:`vaekit.models.strategies`), the model's config holds the
-training state: the position, the running metric accumulators of the epoch in progress and the
-seconds it had run, so a run resumed mid-epoch logs the same epoch metrics as one that never
-stopped. (Inside the model config, not as a member of its own: Keras unpacks a ``.keras`` archive
-with more than its three usual members to a temporary folder on every load.) Files are written
-atomically and only the newest ``keep`` are kept. Their names, listing and the state
-inside are :mod:`vaekit.runs.checkpoints`'.
+and its noise-generator states (see :mod:`vaekit.models.strategies`), the archive holds the
+training state beside the model: the position, the running metric accumulators of the epoch in
+progress and the seconds it had run, so a run resumed mid-epoch logs the same epoch metrics as one
+that never stopped. Files are written atomically and only the newest ``keep`` are kept. Their
+names, listing and the state inside are :mod:`vaekit.runs.checkpoints`'.
 
 Example:
     >>> Checkpointer("checkpoints", keep=2).keep
@@ -25,7 +23,12 @@ import numpy as np
 
 from vaekit import distribute
 from vaekit.io import atomic_path
-from vaekit.runs.checkpoints import checkpoint_name, list_checkpoints, training_state
+from vaekit.runs.checkpoints import (
+    checkpoint_name,
+    list_checkpoints,
+    training_state,
+    write_state,
+)
 
 
 def metric_states(model) -> dict:
@@ -113,12 +116,9 @@ class Checkpointer(keras.callbacks.Callback):
             time.perf_counter() - self._started if steps else 0.0,
             self.config,
         )
-        self.model.training_state = state  # saved with the model's config
-        try:
-            with atomic_path(path) as temporary, distribute.alone():  # process 0's own work
-                self.model.save(temporary)
-        finally:
-            self.model.training_state = None
+        with atomic_path(path) as temporary, distribute.alone():  # process 0's own work
+            self.model.save(temporary)
+            write_state(temporary, state)  # beside the model, before the rename
         self.last_saved = path
         for old in list_checkpoints(self.folder)[: -self.keep]:
             old.unlink(missing_ok=True)

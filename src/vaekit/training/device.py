@@ -9,37 +9,56 @@ process still trains. ``precision: auto`` becomes the precision that is native o
 Example:
     >>> from vaekit.config import TrainConfig
     >>> settings = configure(TrainConfig(device="cpu", precision="float32"))
-    >>> settings["device"], settings["precision"]
+    >>> settings.device, settings.precision
     ('cpu', 'float32')
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from dataclasses import dataclass
 
 from vaekit import backends, distribute, hardware
-from vaekit.config import TrainConfig
+from vaekit.config import Config, TrainConfig
 
 
-def configure(train: TrainConfig) -> dict:
-    """Apply the device settings; returns the device, XLA and precision chosen.
+@dataclass(frozen=True)
+class DeviceSettings:
+    """What :func:`configure` chose, with ``auto`` values resolved.
 
-    Returns:
-        ``{"device": "cpu"|"gpu", "jit_compile": bool, "precision": str, "placement":
-        Placement}``, with ``auto`` values resolved. A ``mixed_bfloat16`` that is not native here
-        is kept, with a warning. ``placement`` is where the run trains (:mod:`vaekit.distribute`).
+    Args:
+        device: ``"cpu"`` or ``"gpu"``, the device used.
+        jit_compile: whether Keras compiles the train step with XLA.
+        precision: the Keras dtype policy the model is built under (``train.precision``, with
+            ``auto`` resolved; a ``mixed_bfloat16`` that is not native here is kept, with a
+            warning).
+        placement: where the run trains (:mod:`vaekit.distribute`).
     """
+
+    device: str
+    jit_compile: bool
+    precision: str
+    placement: distribute.Placement
+
+    def resolve(self, config: Config) -> Config:
+        """``config`` with ``train.precision`` as chosen here (what ``config.yaml`` records);
+        a copy, ``config`` is left as it is."""
+        train = dataclasses.replace(config.train, precision=self.precision)
+        return dataclasses.replace(config, train=train)
+
+
+def configure(train: TrainConfig) -> DeviceSettings:
+    """Apply the device settings; returns the device, XLA, precision and placement chosen."""
     cluster = distribute.prepare(train)  # before the runtime starts (JAX joins the processes)
-    chosen = backends.current.configure(train)
-    jit = train.jit_compile
-    auto = backends.current.AUTO_JIT[chosen["device"]]  # XLA on JAX, eager on PyTorch
-    chosen["jit_compile"] = auto if jit == "auto" else bool(jit)
-    found_gpus = hardware.gpus() if chosen["device"] == "gpu" else []
+    device = backends.current.configure(train)["device"]
+    auto = backends.current.AUTO_JIT[device]  # XLA on JAX, eager on PyTorch
+    jit = auto if train.jit_compile == "auto" else bool(train.jit_compile)
+    found_gpus = hardware.gpus() if device == "gpu" else []
     precision, warning = hardware.choose_precision(
-        train.precision, chosen["device"], found_gpus, hardware.CpuInfo.read(), hardware.isa_cap()
+        train.precision, device, found_gpus, hardware.CpuInfo.read(), hardware.isa_cap()
     )
     if warning:
         warnings.warn(warning, stacklevel=2)
-    chosen["precision"] = precision
-    chosen["placement"] = distribute.setup(train, cluster)
-    return chosen
+    placement = distribute.setup(train, cluster)
+    return DeviceSettings(device, jit, precision, placement)

@@ -1,5 +1,5 @@
 """Plots of a trained VAE: latent space, reconstructions, samples, manifold, traversals,
-interpolations, KL per latent dimension and training curves.
+interpolations, KL per latent dimension, the factor-latent heat map and training curves.
 
 Every ``plot_*`` function takes NumPy arrays (and, for the decoded plots, a batched ``decode``
 callable, called once; the training curves take metrics rows), writes a PNG to ``path`` (parent
@@ -7,12 +7,15 @@ folders are created, and the file is replaced atomically so no half-written plot
 and returns the ``matplotlib`` ``Figure``. Figures are built with ``matplotlib.figure.Figure``
 directly, never ``pyplot``, so nothing here needs a display or keeps global state. Images are
 ``(N, H, W, C)`` floats in ``[0, 1]``; ``C=1`` is drawn grey, ``C=3`` as RGB.
+
+This module draws what a model's encoder and decoder give; the other plots live beside it, and
+each is named here too: :mod:`.canvas` (tiling, drawing and saving, the picture formats),
+:mod:`.latents` (the decoded grid's points, active units), :mod:`.curves` (training curves) and
+:mod:`.factors` (the disentanglement scores' heat map).
 """
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from statistics import NormalDist
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -20,65 +23,22 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from vaekit.io import atomic_path
+from vaekit.plots.canvas import MAX_GRID_IMAGES, PICTURE_SUFFIXES, tile_images
 
-_DPI = 120
-# The picture formats a plot can be written in, by file suffix (matplotlib's, with Pillow's).
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".pdf", ".svg")
-# The most images one sample grid holds (100 x 100): more would make a picture nobody can read,
-# and past about 800 x 800 more than matplotlib's renderer can draw.
-MAX_GRID_IMAGES = 10_000
+# The plots defined here look ``_save`` up in this module when they save, so replacing it (as a
+# test that records the figures' titles does) sees each of them.
+from vaekit.plots.canvas import save as _save
+from vaekit.plots.canvas import show as _show
+from vaekit.plots.curves import plot_loss, plot_nelbo
+from vaekit.plots.factors import plot_factor_information
+from vaekit.plots.latents import active_units, latent_grid
 
-
-def tile_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Tile ``images`` row by row into one ``(rows*H, cols*W[, C])`` canvas.
-
-    Args:
-        images: ``(N, H, W, C)`` or ``(N, H, W)`` with ``N <= rows * cols``; image ``i`` goes to
-            tile ``(i // cols, i % cols)`` and missing tiles stay 0.
-        rows, cols: grid size.
-
-    Returns the canvas, without a channel axis when ``C == 1`` (or the input had none).
-
-    >>> tile_images(np.zeros((5, 28, 28, 1)), rows=2, cols=3).shape
-    (56, 84)
-    """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4 or len(images) > rows * cols:
-        raise ValueError(
-            f"images: got shape {images.shape}, expected (N, H, W[, C]) with N <= {rows * cols}"
-        )
-    count, height, width, channels = images.shape
-    padded = np.zeros((rows * cols, height, width, channels), dtype=np.float32)
-    padded[:count] = images
-    canvas = padded.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
-    canvas = canvas.reshape(rows * height, cols * width, channels)  # (rows*H, cols*W, C)
-    return canvas[..., 0] if channels == 1 else canvas
-
-
-def latent_grid(n: int = 15, span: float = 3.0) -> np.ndarray:
-    """Return ``n*n`` latent points ``(n*n, 2)`` covering ``[-span, span]^2`` for the manifold.
-
-    The values along each axis are standard normal quantiles of probabilities evenly spaced
-    between ``Phi(-span)`` and ``Phi(span)``: the ends are exactly ``-span`` and ``span`` and the
-    points are denser near 0, where the prior ``N(0, I)`` puts its mass (so with ``span=3`` the
-    outermost steps are wide: ``-3, -1.2, -0.76, ...`` for ``n=10``). Points are in row-major
-    canvas order: row ``r`` (top to bottom) has ``z[1]`` decreasing, column ``c`` has ``z[0]``
-    increasing, so ``tile_images(decode(grid), n, n)`` is oriented like a normal plot.
-
-    >>> latent_grid(3, span=2.0)[:3]
-    array([[-2.,  2.],
-           [ 0.,  2.],
-           [ 2.,  2.]])
-    """
-    normal = NormalDist()
-    probabilities = np.linspace(normal.cdf(-span), normal.cdf(span), n)
-    values = np.array([normal.inv_cdf(p) for p in probabilities])
-    values = np.round((values - values[::-1]) / 2, 12) + 0.0  # exactly symmetric, no -0.0
-    z0, z1 = np.meshgrid(values, values[::-1])
-    return np.stack([z0.ravel(), z1.ravel()], axis=1)
+__all__ = [
+    "MAX_GRID_IMAGES", "PICTURE_SUFFIXES", "active_units", "latent_grid", "plot_class_samples",
+    "plot_factor_information", "plot_interpolations", "plot_kl_per_dimension",
+    "plot_latent_space", "plot_loss", "plot_manifold", "plot_nelbo", "plot_reconstructions",
+    "plot_samples", "plot_traversals", "tile_images",
+]  # fmt: skip
 
 
 def plot_latent_space(
@@ -386,27 +346,6 @@ def plot_interpolations(
     return _save(fig, path)
 
 
-def active_units(mu: np.ndarray, threshold: float = 0.01) -> int:
-    """Count the active latent dimensions: those whose posterior mean varies across images.
-
-    Burda et al. (2015) call dimension ``u`` active when ``A_u = Cov_x(E_q(z|x)[z_u])``, the
-    variance over the images ``x`` of its posterior mean, exceeds ``threshold``: an inactive
-    dimension encodes the same value for every image, so the decoder can learn nothing from it.
-
-    Args:
-        mu: ``(N, z_dim)`` posterior means of N images (e.g. of the test set).
-        threshold: the variance a dimension must exceed to count as active.
-
-    >>> mu = np.array([[0.0, 0.0, -1.0], [0.0, 0.1, 1.0]])  # variances 0, 0.0025 and 1
-    >>> active_units(mu)
-    1
-    """
-    mu = np.asarray(mu, dtype=np.float64)
-    if mu.ndim != 2 or len(mu) == 0:
-        raise ValueError(f"mu: got shape {mu.shape}, expected (N, z_dim) with N >= 1")
-    return int(np.sum(mu.var(axis=0) > threshold))
-
-
 def plot_kl_per_dimension(
     kl: np.ndarray,
     path,
@@ -474,185 +413,3 @@ def plot_kl_per_dimension(
         caption += f"\n(the KL{kl_note})"
     fig.supxlabel(caption, fontsize=8)
     return _save(fig, path)
-
-
-def plot_factor_information(
-    information: np.ndarray, factors: Sequence[str], entropy: Sequence[float], path
-) -> Figure:
-    """Heat map of what each latent dimension tells of each ground-truth factor: the mutual
-    information behind MIG, divided by the factor's entropy (0: nothing, 1: all of it).
-
-    A disentangled code has one bright cell per column, each in its own row; MIG is the gap
-    between a column's two brightest cells, averaged over the columns.
-
-    Args:
-        information: ``(z_dim, F)`` mutual information in nats (``disentanglement.json``'s
-            ``mig.mutual_information``).
-        factors: the F factor names.
-        entropy: the F factors' entropies in nats.
-
-    >>> fig = plot_factor_information(np.eye(3) * np.log(4), ["a", "b", "c"], [np.log(4)] * 3,
-    ...                               "information.png")
-    >>> fig.axes[0].get_title()
-    'latent x factor: mutual information / entropy of the factor'
-    """
-    information = np.asarray(information, dtype=np.float64)
-    entropy = np.asarray(entropy, dtype=np.float64)
-    if information.ndim != 2 or not information.shape[1] == len(factors) == len(entropy):
-        raise ValueError(
-            f"information: got shape {information.shape}, expected (z_dim, {len(factors)})"
-        )
-    share = information / np.maximum(entropy, 1e-12)  # (D, F)
-    latents = share.shape[0]
-    fig = Figure(figsize=(0.8 * len(factors) + 2.0, 0.3 * latents + 1.6), layout="constrained")
-    ax = fig.add_subplot()
-    image = ax.imshow(share, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    for d, f in np.ndindex(share.shape):
-        ax.text(f, d, f"{share[d, f]:.2f}", ha="center", va="center", fontsize=7,
-                color="black" if share[d, f] > 0.6 else "white")  # fmt: skip
-    ax.set_xticks(range(len(factors)), factors)
-    ax.set_yticks(range(latents))
-    ax.set(xlabel="factor", ylabel="latent dimension")
-    ax.set_title("latent x factor: mutual information / entropy of the factor", fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    return _save(fig, path)
-
-
-def plot_loss(history: Mapping[str, Sequence] | Sequence[Mapping[str, object]], path) -> Figure:
-    """Plot training curves: one panel each for loss, bce and kl, stacked, with ``val_*``.
-
-    ``history`` is a dict of per-epoch lists (``keras.callbacks.History.history``) or a list of
-    per-epoch rows as read from ``metrics.csv`` by ``csv.DictReader``: string values are parsed
-    and empty ones (no validation that epoch) are left out. Epochs are numbered from 1. The
-    panels share the epoch axis, one above the other, so the figure stays narrow enough to read
-    on a page; each legend gives the curve's last value, so a run of one or two epochs (a dot,
-    not yet a curve) still says what it reached.
-
-    >>> rows = [{"loss": "3.0", "val_loss": ""}, {"loss": "2.0", "val_loss": "2.5"}]
-    >>> fig = plot_loss(rows, "loss.png")
-    """
-    if not isinstance(history, Mapping):
-        keys = dict.fromkeys(key for row in history for key in row)
-        history = {key: [row.get(key) for row in history] for key in keys}
-    curves = {key: np.array([_to_float(v) for v in values]) for key, values in history.items()}
-    panels = [name for name in ("loss", "bce", "kl") if name in curves]
-    if not panels:
-        raise ValueError(f"history: got keys {sorted(curves)}, expected 'loss', 'bce' or 'kl'")
-    fig = Figure(figsize=(5.6, 0.4 + 2.0 * len(panels)), layout="constrained")
-    axes = fig.subplots(len(panels), 1, squeeze=False, sharex=True)[:, 0]
-    epochs_seen = 1
-    for ax, name in zip(axes, panels, strict=True):
-        for key in (name, f"val_{name}"):
-            values = curves.get(key, np.array([np.nan]))
-            present = ~np.isnan(values)  # validation may run only on some epochs
-            if present.any():
-                epochs = np.arange(1, len(values) + 1)
-                epochs_seen = max(epochs_seen, len(values))
-                _curve(ax, epochs[present], values[present], label=key)
-        ax.set_ylabel(name)
-        ax.legend(fontsize=9, title="last value", title_fontsize=9)
-    axes[-1].set_xlabel("epoch")
-    _epoch_axis(axes[-1], epochs_seen)
-    fig.suptitle(f"training curves ({_epochs_text(epochs_seen)})")
-    return _save(fig, path)
-
-
-def _curve(ax, x, y, label: str, **style) -> None:
-    """A metric against the epoch; few points get larger markers, the legend the last value."""
-    size = 6 if len(x) <= 2 else 3
-    ax.plot(x, y, marker="o", markersize=size, label=f"{label} {_short(y[-1])}", **style)
-
-
-def _short(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.5g}"
-
-
-def _epoch_axis(ax, epochs: int) -> None:
-    """Whole epochs on the x axis; a run of one epoch is centred on it, not on a sliver."""
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    if epochs <= 2:
-        ax.set_xlim(0.5, epochs + 0.5)
-        ax.set_xticks(range(1, epochs + 1))
-
-
-def _epochs_text(epochs: int) -> str:
-    return "1 epoch: a curve appears from the second" if epochs == 1 else f"{epochs} epochs"
-
-
-def plot_nelbo(rows: Sequence[Mapping[str, object]], path) -> Figure:
-    """Plot the negative ELBO (nats per image) of training and validation against the epoch.
-
-    ``rows`` are metrics rows as read by :func:`vaekit.runs.metrics.read_metrics`: the
-    ``nelbo`` and ``val_nelbo`` values are drawn against ``epoch`` (empty values are left out,
-    other keys ignored) and the legend gives each curve's final value. Runs from before the
-    negative ELBO was logged have no such values: this raises ``ValueError``, so skip the plot.
-
-    >>> rows = [{"epoch": 1, "nelbo": 120.5, "val_nelbo": None},
-    ...         {"epoch": 2, "nelbo": 101.2, "val_nelbo": 99.8}]
-    >>> fig = plot_nelbo(rows, "nelbo.png")
-    >>> [line.get_label() for line in fig.axes[0].lines]
-    ['train 101.20', 'val 99.80']
-    """
-    epochs = np.array([_to_float(row.get("epoch", i + 1)) for i, row in enumerate(rows)])
-    curves = {}  # legend name -> (epochs, values) where the value is present
-    for key, name in (("nelbo", "train"), ("val_nelbo", "val")):
-        values = np.array([_to_float(row.get(key)) for row in rows])
-        present = ~np.isnan(values)  # validation may run only on some epochs
-        if present.any():
-            curves[name] = epochs[present], values[present]
-    if not curves:
-        raise ValueError(
-            "rows: no 'nelbo' or 'val_nelbo' values (a run from before the negative ELBO was "
-            "logged); skip this plot"
-        )
-    fig = Figure(figsize=(5.6, 3.8), layout="constrained")
-    ax = fig.add_subplot()
-    for name, (x, y) in curves.items():
-        ax.plot(x, y, marker="o", markersize=6 if len(x) <= 2 else 3, label=f"{name} {y[-1]:.2f}")
-    epochs = int(max(x.max() for x, _ in curves.values()))
-    ax.set(xlabel="epoch", ylabel="negative ELBO (nats per image)")
-    ax.set_title(f"negative ELBO ({_epochs_text(epochs)})", fontsize=11)
-    _clip_first_epochs(ax, curves)
-    _epoch_axis(ax, epochs)
-    ax.legend(title="final value")
-    return _save(fig, path)
-
-
-def _clip_first_epochs(ax, curves) -> None:
-    """Keep the y range on the later epochs when the first ones dwarf them (a KL warm-up's
-    first epoch, with the KL unweighted, can be ten times the rest); say what is off the scale."""
-    later = np.concatenate([y[len(y) // 2 :] for _, y in curves.values()])
-    everything = np.concatenate([y for _, y in curves.values()])
-    low, high = float(later.min()), float(later.max())
-    spread = max(high - low, 1e-6 * max(abs(high), 1.0))
-    top = high + 8.0 * spread
-    if everything.max() > top and max(len(y) for _, y in curves.values()) >= 4:
-        bottom = min(float(everything.min()), low) - 0.2 * spread
-        ax.set_ylim(bottom, top)
-        ax.annotate(
-            f"off the scale: up to {everything.max():.1f}",
-            xy=(0.02, 0.98),
-            xycoords="axes fraction",
-            va="top",
-            fontsize=8,
-        )
-
-
-def _to_float(value) -> float:
-    """Parse one metric value; ``None`` and ``""`` (a missing validation value) become NaN."""
-    return float("nan") if value is None or value == "" else float(value)
-
-
-def _show(ax, canvas: np.ndarray) -> None:
-    """Draw an image canvas: 2-D in grey, 3-D as RGB, both on the fixed range [0, 1]."""
-    ax.imshow(np.clip(canvas, 0.0, 1.0), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-
-
-def _save(fig: Figure, path) -> Figure:
-    """Write ``fig`` to ``path`` atomically (:func:`vaekit.io.atomic_path`), in the format its
-    suffix names (:data:`PICTURE_SUFFIXES`; PNG for any other)."""
-    suffix = Path(path).suffix.lower()
-    picture_format = suffix[1:] if suffix in PICTURE_SUFFIXES else "png"
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, format=picture_format, dpi=_DPI)
-    return fig
