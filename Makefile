@@ -61,36 +61,34 @@ test-backends: setup
 # - across them: each trains a run, then evaluates and resumes the two runs the others wrote
 #   (tests/test_across_environments.py);
 # - with its backend uninstalled, `vaekit info` in the JAX and PyTorch ones says so in one line.
-# PYTORCH names the torch requirement (CI: torch==2.13.0, the CPU wheel on disk).
+# PYTORCH names the torch requirement (CI: torch==2.13.0, the CPU wheel on disk). The three
+# environments are installed, and run each step, at the same time (tests/together.sh): their tests
+# start one console-script process after another, and two cores run two at once.
 PYTORCH ?= torch
 ENVIRONMENTS := tensorflow jax torch
 test-environments: setup
 	rm -rf dist build  # build/: setuptools would pack stale modules left in it
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	set -e; wheel=$$(ls $(CURDIR)/dist/vaekit-*.whl); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	together="bash $(CURDIR)/tests/together.sh"; \
 	cp tests/support.py tests/test_console.py tests/test_without_tensorflow.py tests/test_across_environments.py \
 		configs/mnist_seed.yaml "$$tmp/"; \
-	for backend in $(ENVIRONMENTS); do \
-		case $$backend in \
-			tensorflow) spec="$$wheel[tensorflow,test]";; \
-			jax) spec="$$wheel[jax] pytest";; \
-			torch) spec="$$wheel $(PYTORCH) pytest";; \
-		esac; \
-		$(PYTHON) -m venv "$$tmp/venv-$$backend"; \
-		"$$tmp/venv-$$backend/bin/python" -m pip install --quiet $$spec; \
-	done; \
+	for backend in $(ENVIRONMENTS); do $(PYTHON) -m venv "$$tmp/venv-$$backend"; done; \
+	$$together \
+		tensorflow "$$tmp/venv-tensorflow/bin/python -m pip install --quiet '$$wheel[tensorflow,test]'" \
+		jax "$$tmp/venv-jax/bin/python -m pip install --quiet '$$wheel[jax]' pytest" \
+		torch "$$tmp/venv-torch/bin/python -m pip install --quiet '$$wheel' '$(PYTORCH)' pytest"; \
 	cd "$$tmp"; pytest="-m pytest -q -p no:cacheprovider"; \
-	KERAS_BACKEND=tensorflow VAEKIT_TEST_INSTALLED=1 venv-tensorflow/bin/python $$pytest -n 2 \
-		-m "not slow" -W ignore::pytest.PytestUnknownMarkWarning test_console.py; \
-	for backend in jax torch; do \
-		KERAS_BACKEND=$$backend VAEKIT_TEST_WITHOUT_TENSORFLOW=1 \
-			venv-$$backend/bin/python $$pytest test_without_tensorflow.py; \
-	done; \
+	$$together \
+		"tensorflow: test_console.py" "KERAS_BACKEND=tensorflow VAEKIT_TEST_INSTALLED=1 venv-tensorflow/bin/python $$pytest -m 'not slow' -W ignore::pytest.PytestUnknownMarkWarning test_console.py" \
+		"jax: test_without_tensorflow.py" "KERAS_BACKEND=jax VAEKIT_TEST_WITHOUT_TENSORFLOW=1 venv-jax/bin/python $$pytest test_without_tensorflow.py" \
+		"torch: test_without_tensorflow.py" "KERAS_BACKEND=torch VAEKIT_TEST_WITHOUT_TENSORFLOW=1 venv-torch/bin/python $$pytest test_without_tensorflow.py"; \
 	for step in "only or write" "only or read"; do \
+		set --; \
 		for backend in $(ENVIRONMENTS); do \
-			KERAS_BACKEND=$$backend VAEKIT_ACROSS_RUNS="$$tmp/runs" \
-				venv-$$backend/bin/python $$pytest -k "$$step" test_across_environments.py; \
+			set -- "$$@" "$$backend: $$step" "KERAS_BACKEND=$$backend VAEKIT_ACROSS_RUNS=$$tmp/runs venv-$$backend/bin/python $$pytest -k '$$step' test_across_environments.py"; \
 		done; \
+		$$together "$$@"; \
 	done; \
 	for backend in jax torch; do \
 		venv-$$backend/bin/python -m pip uninstall --quiet -y $$backend \

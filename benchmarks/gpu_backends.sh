@@ -13,6 +13,8 @@
 #
 # OPTIONS: --only STEP,...  the named steps alone (a second call that redoes what failed);
 #          --env DIR        (--rehearse) reuse this Python 3.12 environment, made if missing.
+# REHEARSAL_STEPS=N in the environment: (--rehearse) the throughput step's timed steps per
+#          implementation [20]
 #
 # The steps, each bounded by `timeout`, their device seconds in brackets (about 510 in all, with
 # the install): a step that fails is written to steps.tsv and the next one runs.
@@ -120,7 +122,7 @@ if [ "$mode" = rehearse ]; then
   py=$env_dir/bin/python
   export JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES=
   # A tenth of the device run.
-  steps=20 warmup=2 repeats=1 batch_steps=4 batch_warmup=1 limit="--set data.limit=6000"
+  steps=${REHEARSAL_STEPS:-20} warmup=2 repeats=1 batch_steps=4 batch_warmup=1 limit="--set data.limit=6000"
   train_seconds=60 samples=500 eval_limit="--limit 1000" slow=900 max_points=4096
 else
   [ -d .whl ] || fail "no .whl/ here: run 'bash benchmarks/gpu_backends.sh --wheels' first, then carry .whl"

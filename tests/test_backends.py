@@ -134,7 +134,10 @@ def runs(tmp_path_factory):
     return made
 
 
+# In CI, tests/test_across_environments.py checks this more strictly, each reader in an
+# environment without the writer's backend (make test-environments); here, with the extended tests.
 @pytest.mark.slow
+@pytest.mark.extended
 @needs("jax", "torch")
 @pytest.mark.parametrize("writer", BACKENDS)
 def test_a_run_evaluates_and_resumes_on_the_other_backends(runs, tmp_path, writer):

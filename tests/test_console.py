@@ -19,8 +19,8 @@ from support import VAEKIT
 
 from vaekit import hardware
 
-TINY = {  # 256 images, batches of 64: 4 steps an epoch
-    "model": {"seed": 1},
+TINY = {  # 256 images, batches of 64: 4 steps an epoch; a small model (the commands are the test)
+    "model": {"seed": 1, "encoder_conv_filters": [8, 8, 8], "decoder_conv_t_filters": [8, 8, 1]},
     "data": {"dataset": "mnist", "limit": 256},
     "train": {"epochs": 1, "batch_size": 64, "seed": 3},
 }

@@ -283,12 +283,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Two processes, a checkpoint every 4 steps (where the killed run below can stop): the run both
+# tests of two processes read.
+TWO_PROCESSES = ["train", "--config", CONFIG, *SMALL, "--set", "train.checkpoint_every_steps=4"]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """The run of two processes and what each printed: ``(folder, [(code, stdout, stderr)])``."""
+    out = tmp_path_factory.mktemp("two") / "run"
+    return out, finished(launch(2, free_port(), [*TWO_PROCESSES, "--out", out]))
+
+
 @pytest.mark.slow
 @needs_jax
-def test_two_processes_write_one_run_folder_that_matches_one_device(tmp_path, one_device):
-    out = tmp_path / "run"
-    arguments = ["train", "--config", CONFIG, *SMALL, "--out", out]
-    results = finished(launch(2, free_port(), arguments))
+def test_two_processes_write_one_run_folder_that_matches_one_device(two_processes, one_device):
+    out, results = two_processes
     for code, _, stderr in results:
         assert code == 0 and "Traceback" not in stderr, stderr[-3000:]
     assert "trained on: data_parallel over 2 devices, 2 processes (train.*)" in results[0][1]
@@ -329,18 +339,15 @@ def test_two_processes_train_on_an_image_folder(tmp_path):
 
 @pytest.mark.slow
 @needs_jax
-def test_a_killed_process_stops_the_run_in_one_line_and_it_resumes_exactly(tmp_path):
-    out, whole = tmp_path / "run", tmp_path / "whole"
-    every = ["--set", "train.checkpoint_every_steps=4", "--set", "data.limit=2048",
-             "--set", "train.epochs=3"]  # fmt: skip
-    arguments = ["train", "--config", CONFIG, *every]
-    for code, _, stderr in finished(launch(2, free_port(), [*arguments, "--out", whole])):
-        assert code == 0, stderr[-3000:]
-    processes = launch(2, free_port(), [*arguments, "--out", out])
+def test_a_killed_process_stops_the_run_in_one_line_and_it_resumes_exactly(tmp_path, two_processes):
+    # Killed after the first 4 of its 16 steps; the resumed run ends as the whole one did.
+    out, (whole, uninterrupted) = tmp_path / "run", two_processes
+    assert [code for code, _, _ in uninterrupted] == [0, 0], uninterrupted[0][2][-3000:]
+    processes = launch(2, free_port(), [*TWO_PROCESSES, "--out", out])
     started = time.monotonic()
-    while not (out / "checkpoints" / "ckpt-e0001-s000008.keras").exists():
+    while not (out / "checkpoints" / "ckpt-e0001-s000004.keras").exists():
         assert time.monotonic() - started < 600 and processes[0].poll() is None
-        time.sleep(0.2)
+        time.sleep(0.1)
     processes[1].send_signal(signal.SIGKILL)
     killed = time.monotonic()
     code, _, stderr = finished(processes[:1], timeout=300)[0]

@@ -45,7 +45,9 @@ for name, (strategy, precision) in models.items():
     path = folder / f"{name}.keras"
     if role == "save":
         keras.config.set_dtype_policy(precision)
-        vae = VariationalAutoencoder(kl_strategy=strategy, seed=1)
+        # A small model: what is saved and restored is the same for any size.
+        vae = VariationalAutoencoder(kl_strategy=strategy, seed=1, encoder_conv_filters=(8, 8, 8),
+                                     decoder_conv_t_filters=(8, 8, 1))
         keras.config.set_dtype_policy("float32")
         vae.compile(learning_rate=1e-3)
         vae.fit(x, batch_size=64, epochs=1, seed=0, verbose=0)
