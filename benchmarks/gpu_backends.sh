@@ -39,7 +39,8 @@
 # wheels, makes a fresh Python 3.12 environment holding what the device image holds that vaekit
 # touches (benchmarks/device_image.txt: JAX's CPU build, PyTorch, NumPy, ...; no Keras, no
 # TensorFlow), installs .whl/ into it with the same `pip --target`, and runs every step at a tenth
-# of its size (fewer steps and rounds, a tenth of the images and of K), JAX on the CPU.
+# of its size (fewer steps and rounds, a tenth of the images; the test NLL on 500 images with K =
+# 100), JAX on the CPU.
 set -uo pipefail
 {  # read whole before it runs, so that editing this file meanwhile cannot change a run
 cd "$(dirname "$0")/.."
@@ -123,7 +124,7 @@ if [ "$mode" = rehearse ]; then
   export JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES=
   # A tenth of the device run.
   steps=${REHEARSAL_STEPS:-20} warmup=2 repeats=1 batch_steps=4 batch_warmup=1 limit="--set data.limit=6000"
-  train_seconds=60 samples=500 eval_limit="--limit 1000" slow=900 max_points=4096
+  train_seconds=60 samples=100 eval_limit="--limit 500" slow=900 max_points=4096
 else
   [ -d .whl ] || fail "no .whl/ here: run 'bash benchmarks/gpu_backends.sh --wheels' first, then carry .whl"
   py=python3
