@@ -72,7 +72,7 @@ def in_process(*arguments) -> subprocess.CompletedProcess:
 def console_first(cases):
     """``{case id: the runner}``: :func:`vaekit` for a table's first case, :func:`in_process`
     for the others (see :func:`in_process`)."""
-    names = [case[0] if isinstance(case, tuple) else case.values[0] for case in cases]
+    names = [(case.values if hasattr(case, "values") else case)[0] for case in cases]
     return {name: vaekit if index == 0 else in_process for index, name in enumerate(names)}
 
 

@@ -147,9 +147,8 @@ def test_a_conditional_run_trains_generates_a_class_and_evaluates(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_unconditional_run_refuses_a_label(tmp_path):
-    run = train_tiny(tmp_path / "run")
-    result = vaekit("generate", run, "-n", 4, "--label", 3, "--out", tmp_path / "x.png")
+def test_an_unconditional_run_refuses_a_label(tiny_run, tmp_path):
+    result = vaekit("generate", tiny_run, "-n", 4, "--label", 3, "--out", tmp_path / "x.png")
     assert result.returncode == 2 and "not conditional" in one_line(result)
     assert not (tmp_path / "x.png").exists()
 

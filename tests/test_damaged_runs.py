@@ -1,9 +1,12 @@
 """Every command against a run folder that is damaged, changed by hand, foreign or half-written.
 
 Each case copies one finished tiny run, changes it as a user (or a crash) would, and runs one
-command as the installed console script in a new process: the exit code, the words of its one
-line, and, where the command must refuse, that the folder is left exactly as it was. A resume must
-never destroy a finished model; what a run folder's files say and what its model is must agree.
+command: the exit code, the words of its one line, and, where the command must refuse, that the
+folder is left exactly as it was. The table's first case runs as the installed console script in a
+new process, the others in-process (support.console_first: a new process costs seconds of
+imports); the tests below the table, which load and train, run every command in a new process.
+A resume must never destroy a finished model; what a run folder's files say and what its model
+is must agree.
 """
 
 import json
@@ -12,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support import copy_run, ok, one_line, snapshot, train_tiny, vaekit
+from support import console_first, copy_run, ok, one_line, snapshot, train_tiny, vaekit
 
 from vaekit.runs.metrics import read_metrics
 
@@ -20,9 +23,10 @@ OLD_RUN = Path(__file__).parent / "data" / "run_before_issue10"  # a finished ru
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A finished one-epoch tiny run, written by the console script."""
-    return train_tiny(tmp_path_factory.mktemp("finished") / "run")
+def finished(tiny_run):
+    """A finished one-epoch tiny run, written by the console script (conftest's, shared: each
+    test changes a copy)."""
+    return tiny_run
 
 
 # How a copy of the run is changed: each takes the copy's folder.
@@ -260,6 +264,9 @@ CASES = [
 ]
 
 
+RUNNERS = console_first(CASES)
+
+
 def command_line(command, run, out):
     return [str(run) if a == "RUN" else a.replace("OUT", str(out)) for a in command]
 
@@ -278,7 +285,7 @@ def test_a_damaged_or_edited_run_folder_is_one_clear_line(
     run = copy_run(finished, tmp_path / "run")
     change(run)
     before = snapshot(run)
-    result = vaekit(*command_line(command, run, tmp_path))
+    result = RUNNERS[name](*command_line(command, run, tmp_path))
     assert result.returncode == code, result.stderr
     line = one_line(result)
     for word in words:

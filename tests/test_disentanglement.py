@@ -239,8 +239,8 @@ def test_a_factor_with_one_value_is_left_out_and_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_disentanglement_without_factors_is_one_line(tmp_path):
-    run = train_tiny(tmp_path / "mnist")
+def test_evaluate_disentanglement_without_factors_is_one_line(tiny_run):
+    run = tiny_run  # an MNIST run (conftest's, shared): no ground-truth factors
     result = vaekit("evaluate", run, "--disentanglement")
     assert result.returncode == 2
     assert "has no ground-truth factors" in one_line(result)

@@ -1,7 +1,8 @@
 """Every resource a setting can exhaust: memory estimated before the work, real out-of-memory
 errors as one line with their own exit code, huge images, and long work that says how long.
 
-Commands run as the installed console script in new processes; the estimates are also checked
+Commands run as the installed console script in new processes (of a table of refusals, the
+first case; the others in-process, support.console_first); the estimates are also checked
 against Keras's own count of the model's parameters.
 """
 
@@ -16,7 +17,16 @@ import zlib
 
 import numpy as np
 import pytest
-from support import CONFIG, VAEKIT, ok, one_line, small_disk, train_tiny, vaekit, write_config
+from support import (
+    CONFIG,
+    VAEKIT,
+    console_first,
+    ok,
+    one_line,
+    small_disk,
+    vaekit,
+    write_config,
+)
 
 from vaekit import VariationalAutoencoder
 from vaekit.config import ModelConfig
@@ -86,7 +96,8 @@ TOO_LARGE = [
 def test_a_model_or_batch_that_cannot_fit_is_refused_at_once(tmp_path, name, settings, words):
     out = tmp_path / "run"
     sets = [item for setting in settings for item in ("--set", setting)]
-    result = vaekit("train", "--config", CONFIG, "--out", out, "--quiet", *sets)
+    runner = console_first(TOO_LARGE)[name]
+    result = runner("train", "--config", CONFIG, "--out", out, "--quiet", *sets)
     assert result.returncode == 2
     line = one_line(result)
     for word in words:
@@ -133,11 +144,6 @@ def test_a_real_memory_error_is_one_line_and_exit_code_5(tmp_path):
     line = one_line(result)
     assert line.startswith("vaekit: error: out of memory in vaekit train (")
     assert "Error" not in line and not out.exists()
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    return train_tiny(tmp_path_factory.mktemp("tiny") / "run")
 
 
 @pytest.mark.slow

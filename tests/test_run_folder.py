@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from support import CONFIG, VAEKIT, small_disk
+from support import CONFIG, VAEKIT, in_process, small_disk
 
 from vaekit.runs.checkpoints import list_checkpoints
 from vaekit.runs.lock import LOCK_NAME
@@ -119,7 +119,11 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_
 def test_an_out_that_cannot_be_created_is_one_line_before_training(tmp_path, make, words):
     (tmp_path / "a_file").write_text("not a folder")
     out = make(tmp_path)
-    result = train(out, 1)
+    if "File exists" in words:  # the second case in-process (support.in_process): the same path
+        sets = [item for setting in [*SMALL, "train.epochs=1"] for item in ("--set", setting)]
+        result = in_process("train", "--config", CONFIG, "--out", out, "--quiet", *sets)
+    else:
+        result = train(out, 1)
     assert result.returncode == 2
     assert one_line(result) == f"vaekit: error: {out}: {words}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

@@ -1,5 +1,7 @@
 """Disentanglement scores and evaluations at their edges, and the files they leave, as the report
-and ``vaekit compare`` read them: every command through the console script in a new process.
+and ``vaekit compare`` read them, through the console script in a new process; of a table of
+cases, the first (for each kind of run) runs in a new process and the others in-process
+(support.console_first: a new process costs seconds of imports).
 
 - too few ``--score-samples`` for the split's factors, or too few images, are one line, exit 2,
   before the model loads, naming the least count (:func:`minimum_samples`, checked here by hand);
@@ -27,7 +29,7 @@ import shutil
 
 import numpy as np
 import pytest
-from support import copy_run, ok, one_line, snapshot, train_tiny, vaekit
+from support import console_first, copy_run, in_process, ok, one_line, snapshot, train_tiny, vaekit
 
 from vaekit.config import Config
 from vaekit.errors import VaekitError
@@ -198,7 +200,8 @@ def test_too_few_samples_or_images_are_refused_before_any_work(
     shapes, least, name, arguments, words
 ):
     before = snapshot(shapes)
-    result = vaekit("evaluate", shapes, "--disentanglement", *arguments(least))
+    runner = console_first(REFUSED_CASES)[name]
+    result = runner("evaluate", shapes, "--disentanglement", *arguments(least))
     assert result.returncode == 2, result.stdout + result.stderr
     line = one_line(result)
     for word in words:
@@ -515,9 +518,12 @@ EDGE_CASES = [
 
 
 @pytest.fixture(scope="module")
-def kinds(tmp_path_factory):
+def kinds(tmp_path_factory, tiny_run):
     folder = tmp_path_factory.mktemp("kinds")
-    return {kind: train_tiny(folder / kind, changes) for kind, changes in KINDS.items()}
+    trained = {
+        kind: train_tiny(folder / kind, changes) for kind, changes in KINDS.items() if changes
+    }
+    return {"plain": tiny_run, **trained}  # the plain one is conftest's, shared
 
 
 @pytest.mark.slow
@@ -527,7 +533,8 @@ def kinds(tmp_path_factory):
 )
 def test_evaluate_at_the_edges_of_its_flags(kinds, tmp_path, kind, name, arguments, images, words):
     out = tmp_path / "result.json"
-    result = vaekit("evaluate", kinds[kind], *arguments, "--out", out, "--quiet")
+    runner = console_first(EDGE_CASES)[name]  # the first case of each kind in a new process
+    result = runner("evaluate", kinds[kind], *arguments, "--out", out, "--quiet")
     if kind == "mmd" and images == 1:  # the MMD of one code: refused (tests/test_batch_edges.py)
         assert result.returncode == 2 and "--limit: 1 image" in one_line(result)
         return
@@ -554,7 +561,8 @@ ZERO_CASES = [
     ("arguments", "words"), ZERO_CASES, ids=[" ".join(map(str, c[0])) for c in ZERO_CASES]
 )
 def test_zero_counts_are_refused_before_the_run_is_read(tmp_path, arguments, words):
-    result = vaekit("evaluate", tmp_path / "no-run", *arguments)
+    runner = vaekit if arguments == ZERO_CASES[0][0] else in_process  # the first case
+    result = runner("evaluate", tmp_path / "no-run", *arguments)
     assert result.returncode == 2 and words in one_line(result)
     assert not list(tmp_path.iterdir())
 
