@@ -43,15 +43,10 @@ BACKEND_TESTS := tests/test_strategies.py tests/test_objective.py tests/test_div
 	tests/test_conditional.py tests/test_vamp.py tests/test_pipeline.py \
 	tests/test_layers.py tests/test_model.py tests/test_folder.py tests/test_cli.py \
 	tests/test_notebook.py
-# On JAX, most of the time is XLA compiling each test's new model: XLA's CPU back end without its
-# expensive optimisations compiles a fifth faster and computes the same operations (the tests'
-# tolerances bound float rounding, whatever the order of the sums).
-JAX_TEST_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
 test-backends: setup
 	@$(BIN)/python -c 'import jax, torch' 2>/dev/null || { echo "test-backends needs jax and torch in $(VENV) (see .ci/run)"; exit 1; }
 	set -e; for backend in jax torch; do \
-		if [ $$backend = jax ]; then flags="$(JAX_TEST_XLA_FLAGS)"; else flags=; fi; \
-		XLA_FLAGS="$$flags $${XLA_FLAGS:-}" KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_TESTS); \
+		KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_TESTS); \
 		KERAS_BACKEND=$$backend $(PYTEST) tests/test_docs.py -k "docstring and backends"; \
 	done
 
